@@ -1,0 +1,38 @@
+// Composition root: builds the Fastify app from a validated config, registering every plugin in order.
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { DestinationStream } from 'pino'
+import type { Config } from './config.js'
+import { loggerOptions } from './logger.js'
+import keyStore from './keys/plugin.js'
+import clientStore from './clients/plugin.js'
+import oauth from './oauth/plugin.js'
+
+export interface AppDeps {
+  clock?: () => number
+  /** Where log lines go (tests capture them); stdout by default. */
+  logStream?: DestinationStream
+}
+
+export function retentionMs (config: Config): number {
+  return (config.ACCESS_TOKEN_TTL_S + config.CLOCK_TOLERANCE_S) * 1000 + 2 * config.RELOAD_INTERVAL_MS
+}
+
+export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const clock = deps.clock ?? Date.now
+  const app = Fastify({
+    logger: loggerOptions(config.LOG_LEVEL, deps.logStream),
+    trustProxy: false,
+    return503OnClosing: true,
+    requestIdHeader: false,
+    allowErrorHandlerOverride: false
+  })
+  await app.register(keyStore, {
+    dir: config.KEYS_DIR, keySize: config.KEY_SIZE, retentionMs: retentionMs(config), pollMs: config.RELOAD_INTERVAL_MS, clock
+  })
+  await app.register(clientStore, { dir: config.DATA_DIR, pollMs: config.RELOAD_INTERVAL_MS })
+  await app.register(oauth, {
+    issuer: config.ISSUER, audience: config.AUDIENCE, ttlS: config.ACCESS_TOKEN_TTL_S, clock, jwksMaxAgeS: config.JWKS_MAX_AGE_S
+  })
+  app.get('/health', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }))
+  return app
+}

@@ -1,0 +1,99 @@
+// Owns organizations and OAuth clients: the clients.json format, secret hashing and constant-time checks.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import Type, { type Static } from 'typebox'
+import Value from 'typebox/value'
+
+export const KNOWN_SCOPES = ['features:read', 'features:write'] as const
+export const GRANT_TYPES = ['client_credentials'] as const
+export const ORG_PATTERN = '^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$'
+
+const ClientSchema = Type.Object({
+  client_id: Type.String({ minLength: 1, maxLength: 128 }),
+  org: Type.String({ pattern: ORG_PATTERN }),
+  scopes: Type.Array(Type.Enum([...KNOWN_SCOPES])),
+  grant_types: Type.Array(Type.Enum([...GRANT_TYPES])),
+  /** base64url SHA-256 of the secret: secrets are 256 random bits, so a slow hash adds nothing. */
+  secret_hash: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }),
+  created_at: Type.String(),
+  disabled_at: Type.Optional(Type.String())
+})
+const OrgSchema = Type.Object({ id: Type.String({ pattern: ORG_PATTERN }), created_at: Type.String() })
+const FileSchema = Type.Object({ version: Type.Literal(1), orgs: Type.Array(OrgSchema), clients: Type.Array(ClientSchema) })
+
+export type Client = Static<typeof ClientSchema>
+export type ClientsFile = Static<typeof FileSchema>
+export type Scope = typeof KNOWN_SCOPES[number]
+
+export const emptyClients = (): ClientsFile => ({ version: 1, orgs: [], clients: [] })
+
+export function hashSecret (secret: string): string {
+  return createHash('sha256').update(secret).digest('base64url')
+}
+
+export function parseClients (text: string): ClientsFile {
+  let json: unknown
+  try { json = JSON.parse(text) } catch (err) { throw new Error(`not JSON: ${(err as Error).message}`) }
+  if (!Value.Check(FileSchema, json)) {
+    const first = [...Value.Errors(FileSchema, json)][0]
+    throw new Error(`bad format at ${first?.instancePath || '/'}: ${first?.message ?? 'invalid'}`)
+  }
+  const ids = new Set<string>()
+  for (const c of json.clients) {
+    if (ids.has(c.client_id)) throw new Error(`duplicate client_id ${c.client_id}`)
+    ids.add(c.client_id)
+  }
+  return json
+}
+
+export function serializeClients (file: ClientsFile): string {
+  return JSON.stringify(file, null, 2) + '\n'
+}
+
+export interface NewClient { org: string, scopes: readonly string[], now: Date }
+
+/** Adds a client (and its organization on first use); the secret is returned once and stored only as a hash. */
+export function addClient (file: ClientsFile, input: NewClient): { file: ClientsFile, client: Client, secret: string } {
+  if (!new RegExp(ORG_PATTERN).test(input.org)) throw new Error(`org ${JSON.stringify(input.org)} must match ${ORG_PATTERN}`)
+  const unknown = input.scopes.filter(s => !(KNOWN_SCOPES as readonly string[]).includes(s))
+  if (unknown.length > 0) throw new Error(`unknown scope ${JSON.stringify(unknown[0])}; known: ${KNOWN_SCOPES.join(' ')}`)
+  if (input.scopes.length === 0) throw new Error('a client needs at least one scope')
+  const secret = randomBytes(32).toString('base64url')
+  const client: Client = {
+    client_id: `${input.org}-${randomBytes(8).toString('hex')}`,
+    org: input.org,
+    scopes: [...new Set(input.scopes)] as Scope[],
+    grant_types: ['client_credentials'],
+    secret_hash: hashSecret(secret),
+    created_at: input.now.toISOString()
+  }
+  const orgs = file.orgs.some(o => o.id === input.org) ? file.orgs : [...file.orgs, { id: input.org, created_at: client.created_at }]
+  return { file: { ...file, orgs, clients: [...file.clients, client] }, client, secret }
+}
+
+export function disableClient (file: ClientsFile, clientId: string, now: Date): ClientsFile | undefined {
+  if (!file.clients.some(c => c.client_id === clientId)) return undefined
+  return { ...file, clients: file.clients.map(c => c.client_id === clientId && c.disabled_at === undefined ? { ...c, disabled_at: now.toISOString() } : c) }
+}
+
+// Compared against when the client id is unknown, so both failures cost the same work.
+const DUMMY_HASH = Buffer.from(hashSecret(randomBytes(32).toString('base64url')))
+
+/** An index of a clients file for the hot path. */
+export class ClientDirectory {
+  readonly #byId: ReadonlyMap<string, Client>
+
+  constructor (file: ClientsFile) {
+    this.#byId = new Map(file.clients.map(c => [c.client_id, c]))
+  }
+
+  /** The client if `secret` is its secret and it is enabled; null otherwise, in constant time for both cases. */
+  authenticate (clientId: string, secret: string): Client | null {
+    const client = this.#byId.get(clientId)
+    const expected = client === undefined ? DUMMY_HASH : Buffer.from(client.secret_hash)
+    const presented = Buffer.from(hashSecret(secret))
+    const match = timingSafeEqual(presented, expected)
+    return match && client !== undefined && client.disabled_at === undefined ? client : null
+  }
+
+  get (clientId: string): Client | undefined { return this.#byId.get(clientId) }
+}

@@ -1,0 +1,84 @@
+// Owns data/clients.json on disk: locked read-modify-write for scripts, hot reload for the service.
+import { join } from 'node:path'
+import { ClientStoreCorrupt, StoreLocked } from '../errors.js'
+import { fileVersion, readIfExists, withLock, writeFileAtomic } from '../atomic-file.js'
+import type { Log } from '../keys/store.js'
+import { addClient, ClientDirectory, emptyClients, parseClients, serializeClients, type ClientsFile } from './registry.js'
+
+export const CLIENTS_FILE = 'clients.json'
+
+export async function loadClients (dir: string): Promise<ClientsFile | null> {
+  const path = join(dir, CLIENTS_FILE)
+  let text: string | null
+  try { text = await readIfExists(path) } catch (err) { throw new ClientStoreCorrupt(path, (err as Error).message) }
+  if (text === null) return null
+  try { return parseClients(text) } catch (err) { throw new ClientStoreCorrupt(path, (err as Error).message) }
+}
+
+/** Locked read-modify-write: `fn` returns the new file (or undefined to leave it unchanged) and a result. */
+export async function updateClients<T> (dir: string, fn: (file: ClientsFile) => { file?: ClientsFile, result: T }): Promise<T> {
+  const path = join(dir, CLIENTS_FILE)
+  return await withLock(path, async () => {
+    const { file, result } = fn((await loadClients(dir)) ?? emptyClients())
+    if (file !== undefined) await writeFileAtomic(path, serializeClients(file), 0o600)
+    return result
+  }, holder => new StoreLocked(path, holder))
+}
+
+export interface DemoClient { client_id: string, client_secret: string, org: string }
+
+/** First start only: the demo organizations acme and globex get one read/write client each. */
+export async function createDemoClients (dir: string, now: Date): Promise<DemoClient[]> {
+  return await updateClients(dir, file => {
+    if (file.clients.length > 0 || file.orgs.length > 0) return { result: [] }
+    let next = file
+    const created: DemoClient[] = []
+    for (const org of ['acme', 'globex']) {
+      const added = addClient(next, { org, scopes: ['features:read', 'features:write'], now })
+      next = added.file
+      created.push({ client_id: added.client.client_id, client_secret: added.secret, org })
+    }
+    return { file: next, result: created }
+  })
+}
+
+/** The live client directory: clients.json is polled, so added and disabled clients apply without a restart. */
+export class ClientStore {
+  #directory: ClientDirectory
+  #version: string | null
+  #timer: NodeJS.Timeout | undefined
+  readonly #dir: string
+  readonly #log: Log
+
+  private constructor (dir: string, file: ClientsFile, version: string | null, log: Log) {
+    this.#dir = dir
+    this.#directory = new ClientDirectory(file)
+    this.#version = version
+    this.#log = log
+  }
+
+  static async open (dir: string, pollMs: number, log: Log): Promise<ClientStore> {
+    const version = await fileVersion(join(dir, CLIENTS_FILE))
+    const store = new ClientStore(dir, (await loadClients(dir)) ?? emptyClients(), version, log)
+    store.#timer = setInterval(() => { void store.reload(false) }, pollMs)
+    store.#timer.unref()
+    return store
+  }
+
+  get directory (): ClientDirectory { return this.#directory }
+
+  /** Re-reads clients.json when it changed (or always, with `force`); a bad file keeps the last good directory. */
+  async reload (force = true): Promise<void> {
+    try {
+      const version = await fileVersion(join(this.#dir, CLIENTS_FILE))
+      if (!force && version === this.#version) return
+      this.#version = version
+      this.#directory = new ClientDirectory((await loadClients(this.#dir)) ?? emptyClients())
+      this.#log.info({ event: 'clients.reloaded' }, 'client registry reloaded')
+    } catch (err) {
+      this.#log.error({ event: 'clients.reload_failed', err: { message: (err as Error).message } }, 'client registry reload failed: keeping the last good one')
+    }
+  }
+
+  stop (): void { clearInterval(this.#timer) }
+}

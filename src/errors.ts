@@ -1,0 +1,32 @@
+// Every error geotoken raises: operator-facing APP_* codes and the OAuth protocol error.
+import createError from '@fastify/error'
+
+export const ConfigInvalid = createError('APP_CONFIG_INVALID', 'invalid configuration: %s', 500)
+export const KeyStoreCorrupt = createError('APP_KEYS_CORRUPT', 'key store %s is unreadable or corrupt: %s', 500)
+export const StoreLocked = createError('APP_STORE_LOCKED', '%s is locked by another process (%s)', 500)
+export const RotationRefused = createError('APP_ROTATION_REFUSED', 'rotation refused: %s (use --force to override)', 500)
+export const UnknownKid = createError('APP_KEYS_UNKNOWN_KID', 'no key with kid %s in the ring', 500)
+export const ClientStoreCorrupt = createError('APP_CLIENTS_CORRUPT', 'client store %s is unreadable or corrupt: %s', 500)
+export const ClientInvalid = createError('APP_CLIENTS_INVALID', 'invalid client: %s', 500)
+
+/** RFC 6749 §5.2 and RFC 6750 §3.1 error codes. */
+export type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client'
+  | 'unsupported_grant_type' | 'invalid_scope' | 'invalid_token' | 'insufficient_scope'
+
+/**
+ * A protocol error. `message` is the public error_description; `detail` goes to logs only,
+ * so the reason a signature failed never reaches an attacker.
+ */
+export class OAuthError extends Error {
+  readonly error: OAuthErrorCode
+  readonly statusCode: number
+  readonly detail: string | undefined
+
+  constructor (error: OAuthErrorCode, description: string, statusCode = 400, detail?: string) {
+    super(description)
+    this.name = 'OAuthError'
+    this.error = error
+    this.statusCode = statusCode
+    this.detail = detail
+  }
+}

@@ -1,0 +1,41 @@
+// Owns logging policy: pino options for Fastify, the one place to audit what may reach a log line.
+import type { FastifyServerOptions } from 'fastify'
+import type { DestinationStream } from 'pino'
+
+// Explicit, case-sensitive paths (pino: wildcards cost more). The default request serializer logs no
+// headers and no body; these are the safety net if a line ever carries them.
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'body.client_secret',
+  'body.assertion',
+  'body.refresh_token',
+  'body.token',
+  'client_secret',
+  'access_token',
+  'refresh_token',
+  'assertion',
+  'privateKey',
+  'privateJwk'
+]
+
+// A token pasted into a URL must not reach the log through `url`.
+const SECRET_QUERY = /([?&](?:access_token|token|client_secret|assertion|refresh_token)=)[^&]*/gi
+
+export function redactUrl (url: string): string {
+  return url.replace(SECRET_QUERY, '$1[Redacted]')
+}
+
+export function loggerOptions (level: string, stream?: DestinationStream): FastifyServerOptions['logger'] {
+  return {
+    level,
+    redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
+    serializers: {
+      req (request: { method: string, url: string, id: string, ip?: string }) {
+        return { method: request.method, url: redactUrl(request.url), id: request.id, remoteAddress: request.ip }
+      }
+    },
+    ...(stream !== undefined ? { stream } : {})
+  }
+}

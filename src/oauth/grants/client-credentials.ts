@@ -1,0 +1,23 @@
+// Owns the client_credentials grant (RFC 6749 §4.4): a token for the client itself, scoped within its allowance.
+import { OAuthError } from '../../errors.js'
+import { KNOWN_SCOPES, type Client } from '../../clients/registry.js'
+
+/** RFC 6749 §3.3 scope: space-delimited NQCHAR tokens; absent means all the client may have. */
+export function grantedScope (client: Client, requested: string | undefined): string {
+  if (requested === undefined) return client.scopes.join(' ')
+  if (!/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/.test(requested)) {
+    throw new OAuthError('invalid_scope', 'scope must be space-separated scope names')
+  }
+  const wanted = [...new Set(requested.split(' '))]
+  const unknown = wanted.find(s => !(KNOWN_SCOPES as readonly string[]).includes(s))
+  if (unknown !== undefined) throw new OAuthError('invalid_scope', `unknown scope ${unknown}; known: ${KNOWN_SCOPES.join(' ')}`)
+  const denied = wanted.find(s => !(client.scopes as string[]).includes(s))
+  if (denied !== undefined) throw new OAuthError('invalid_scope', `scope ${denied} is not allowed for this client`)
+  return wanted.join(' ')
+}
+
+export function checkGrantAllowed (client: Client, grantType: string): void {
+  if (!(client.grant_types as string[]).includes(grantType)) {
+    throw new OAuthError('unauthorized_client', `this client may not use grant type ${grantType}`)
+  }
+}

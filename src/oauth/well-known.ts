@@ -1,0 +1,53 @@
+// Routes under /.well-known: the JWKS (RFC 7517) and the discovery documents (RFC 8414), readable from any origin.
+import type { FastifyInstance } from 'fastify'
+import cors from '@fastify/cors'
+import { serverMetadata } from './metadata.js'
+
+const JwkSchema = {
+  type: 'object',
+  properties: { kty: { type: 'string' }, n: { type: 'string' }, e: { type: 'string' }, kid: { type: 'string' }, use: { type: 'string' }, alg: { type: 'string' } },
+  required: ['kty', 'n', 'e', 'kid', 'use', 'alg']
+} as const
+
+/** RFC 9110 §13.1.2: If-None-Match uses weak comparison and may list several tags or be "*". */
+export function matchesEtag (ifNoneMatch: string | undefined, etag: string): boolean {
+  if (ifNoneMatch === undefined) return false
+  if (ifNoneMatch.trim() === '*') return true
+  return ifNoneMatch.split(',').some(tag => tag.trim().replace(/^W\//, '') === etag)
+}
+
+export default async function wellKnown (app: FastifyInstance, opts: { issuer: string, jwksMaxAgeS: number }) {
+  await app.register(cors, { origin: '*', methods: ['GET', 'HEAD'] })
+  const cacheControl = `public, max-age=${opts.jwksMaxAgeS}`
+
+  app.get('/jwks.json', {
+    schema: {
+      response: {
+        // The body is pre-serialized per key-ring change; the schema documents it for OpenAPI.
+        200: { type: 'object', properties: { keys: { type: 'array', items: JwkSchema } }, required: ['keys'] },
+        304: { description: 'the JWKS has not changed since the ETag in If-None-Match', type: 'null' }
+      }
+    }
+  }, async (request, reply) => {
+    const { body, etag } = app.keys.view.jwks
+    reply.header('cache-control', cacheControl).header('etag', etag)
+    if (matchesEtag(request.headers['if-none-match'], etag)) return reply.code(304).send()
+    return reply.type('application/jwk-set+json').serializer(String).send(body)
+  })
+
+  const metadata = serverMetadata(opts.issuer)
+  const metadataRoute = {
+    schema: {
+      response: {
+        200: {
+          type: 'object',
+          properties: Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, Array.isArray(v) ? { type: 'array', items: { type: 'string' } } : { type: 'string' }])),
+          required: Object.keys(metadata)
+        }
+      }
+    }
+  }
+  const sendMetadata = async () => metadata
+  app.get('/oauth-authorization-server', metadataRoute, sendMetadata)
+  app.get('/openid-configuration', metadataRoute, sendMetadata)
+}

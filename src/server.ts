@@ -1,0 +1,52 @@
+// Process entry: config from the environment, listen, reload on SIGHUP, close gracefully on SIGINT/SIGTERM.
+import { loadConfig, type Config } from './config.js'
+import { buildApp } from './app.js'
+import { createDemoClients, type DemoClient } from './clients/store.js'
+import { loadClients } from './clients/store.js'
+
+function banner (config: Config, demo: DemoClient[]): string {
+  const lines = [`geotoken listening on ${config.ISSUER}`]
+  for (const c of demo) {
+    lines.push('', `demo client for org "${c.org}" (the secret is shown only now; it is stored hashed):`,
+      `  curl -s -u '${c.client_id}:${c.client_secret}' -d grant_type=client_credentials ${config.ISSUER}/oauth/token`)
+  }
+  if (demo.length === 0) lines.push('clients: npm run clients -- list; new client: npm run add-client -- --org ORG --scopes "features:read"')
+  return lines.join('\n')
+}
+
+async function main (): Promise<void> {
+  let config: Config
+  try {
+    config = loadConfig(process.env)
+  } catch (err) {
+    process.stderr.write(`geotoken: ${(err as Error).message}\n`)
+    process.exit(1)
+  }
+  const demo = config.DEMO_CLIENTS && (await loadClients(config.DATA_DIR)) === null
+    ? await createDemoClients(config.DATA_DIR, new Date())
+    : []
+  const app = await buildApp(config)
+  await app.listen({ host: config.HOST, port: config.PORT })
+  process.stdout.write(banner(config, demo) + '\n')
+
+  process.on('SIGHUP', () => {
+    app.log.info({ event: 'reload.signal' }, 'SIGHUP: reloading keys and clients')
+    void app.keys.reload()
+    void app.clients.reload()
+  })
+  let closing = false
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (closing) return
+      closing = true
+      app.log.info({ event: 'shutdown', signal }, 'closing: finishing in-flight requests')
+      app.close().then(() => process.exit(0), (err: unknown) => { app.log.error({ err }, 'close failed'); process.exit(1) })
+    })
+  }
+}
+
+main().catch((err: unknown) => {
+  const e = err as { code?: string, message?: string }
+  process.stderr.write(`geotoken: failed to start: ${e.code !== undefined ? `${e.code} ` : ''}${e.message ?? String(err)}\n`)
+  process.exit(1)
+})

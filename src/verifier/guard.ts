@@ -1,0 +1,111 @@
+// Fastify adapter that guards routes with geotoken access tokens (RFC 6750), whatever the key source.
+import fp from 'fastify-plugin'
+import fastifyJwt from '@fastify/jwt'
+import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import { OAuthError } from '../errors.js'
+import type { AccessTokenClaims } from '../tokens/access-token.js'
+import { checkClaims, checkHeader, fastJwtOptions, type VerificationRules } from './rules.js'
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT { user: AccessTokenClaims }
+}
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** onRequest/preHandler hook: 401 unless a valid access token is presented. */
+    authenticate: preHandlerAsyncHookHandler
+    /** preHandler hook: 403 insufficient_scope unless the token carries `scope`. */
+    requireScope: (scope: string) => preHandlerAsyncHookHandler
+  }
+}
+
+/** Where verification keys come from: the local ring in-process, a remote JWKS for consumers. */
+export interface KeySource {
+  /** PEM of the published key `kid`, or undefined when no such key is published. */
+  publicKey: (kid: string) => Promise<string | undefined> | string | undefined
+}
+
+export interface GuardOptions extends VerificationRules {
+  keys: KeySource
+  realm?: string
+  /** Optional revocation check on verified claims (jti deny-list, introspection). */
+  isRevoked?: (claims: AccessTokenClaims) => boolean | Promise<boolean>
+  clock?: () => number
+}
+
+// RFC 6750 §2.1 b64token, after a case-insensitive "Bearer" and one or more spaces.
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i
+
+function quoted (value: string): string { return value.replace(/["\\]/g, '') }
+
+/** Sends an RFC 6750 §3 challenge with an RFC 9457 problem body. */
+export function sendChallenge (reply: FastifyReply, realm: string, err?: OAuthError, scope?: string): FastifyReply {
+  const params = [`realm="${quoted(realm)}"`]
+  if (err !== undefined) params.push(`error="${err.error}"`, `error_description="${quoted(err.message)}"`)
+  if (scope !== undefined) params.push(`scope="${quoted(scope)}"`)
+  const status = err?.statusCode ?? 401
+  return reply.code(status)
+    .header('www-authenticate', `Bearer ${params.join(', ')}`)
+    .header('cache-control', 'no-store')
+    .type('application/problem+json')
+    .send({
+      type: 'about:blank',
+      title: status === 403 ? 'Forbidden' : 'Unauthorized',
+      status,
+      detail: err?.message ?? 'an access token is required (Authorization: Bearer <token>)',
+      ...(err !== undefined ? { error: err.error } : {})
+    })
+}
+
+export default fp(async function guard (app, opts: GuardOptions) {
+  const realm = opts.realm ?? 'geotoken'
+  const clock = opts.clock ?? Date.now
+  await app.register(fastifyJwt, {
+    secret: {
+      public: async (_request: FastifyRequest, token: unknown) => {
+        const { header } = token as { header: Record<string, unknown> }
+        const kid = checkHeader(header)
+        const pem = await opts.keys.publicKey(kid)
+        if (pem === undefined) throw new OAuthError('invalid_token', 'token signing key is unknown', 401, `kid ${kid}`)
+        return pem
+      }
+    },
+    decode: { complete: true },
+    verify: fastJwtOptions(opts)
+  })
+
+  async function verify (request: FastifyRequest): Promise<AccessTokenClaims> {
+    const match = BEARER.exec(request.headers.authorization as string)
+    if (match === null) throw new OAuthError('invalid_token', 'Authorization header is not "Bearer <token>"', 401)
+    let payload: Record<string, unknown>
+    try {
+      payload = await request.jwtVerify({ verify: { complete: false } } as never)
+    } catch (err) {
+      if (err instanceof OAuthError) throw err
+      const e = err as { code?: string, message?: string }
+      const expired = e.code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED'
+      throw new OAuthError('invalid_token', expired ? 'token has expired' : 'token is invalid', 401, `${e.code ?? 'error'}: ${e.message ?? ''}`)
+    }
+    const claims = checkClaims(payload, opts, clock())
+    if (opts.isRevoked !== undefined && await opts.isRevoked(claims)) throw new OAuthError('invalid_token', 'token has been revoked', 401)
+    return claims
+  }
+
+  app.decorate('authenticate', async function authenticate (request: FastifyRequest, reply: FastifyReply) {
+    if (request.headers.authorization === undefined) return sendChallenge(reply, realm)
+    try {
+      request.user = await verify(request)
+    } catch (err) {
+      const oauth = err instanceof OAuthError ? err : new OAuthError('invalid_token', 'token is invalid', 401, String(err))
+      request.log.info({ event: 'token.refused', reason: oauth.message, detail: oauth.detail }, 'access token refused')
+      return sendChallenge(reply, realm, oauth)
+    }
+  })
+
+  app.decorate('requireScope', function requireScope (scope: string) {
+    return async function scopeGuard (request: FastifyRequest, reply: FastifyReply) {
+      if (!request.user.scope.split(' ').includes(scope)) {
+        return sendChallenge(reply, realm, new OAuthError('insufficient_scope', `this request needs scope ${scope}`, 403), scope)
+      }
+    }
+  })
+}, { name: 'geotoken-guard', fastify: '5.x' })

@@ -1,0 +1,53 @@
+// Owns the rules every geotoken access token must pass, shared by the in-process guard and remote consumers.
+import type { AccessTokenClaims } from '../tokens/access-token.js'
+import { OAuthError } from '../errors.js'
+
+export interface VerificationRules {
+  issuer: string
+  audience: string
+  clockToleranceS: number
+  /** Longest lifetime (exp - iat) the issuer ever grants: a longer one was not minted by it. */
+  maxLifetimeS: number
+}
+
+export const REQUIRED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'org', 'scope'] as const
+
+/** fast-jwt options: the algorithm is pinned, never taken from the token (RFC 8725 §3.1). */
+export function fastJwtOptions (rules: VerificationRules): Record<string, unknown> {
+  return {
+    algorithms: ['RS256'],
+    allowedIss: rules.issuer,
+    allowedAud: rules.audience,
+    checkTyp: 'at+jwt',
+    clockTolerance: rules.clockToleranceS * 1000,
+    requiredClaims: [...REQUIRED_CLAIMS],
+    allowedCritHeaders: []
+  }
+}
+
+const invalid = (description: string, detail?: string): OAuthError => new OAuthError('invalid_token', description, 401, detail)
+
+/** RFC 9068 §4 header checks, before any key is looked up: a token cannot steer which key or algorithm is used. */
+export function checkHeader (header: Record<string, unknown>): string {
+  if (header.alg !== 'RS256') throw invalid('token algorithm is not allowed', `alg ${JSON.stringify(header.alg)}`)
+  if (typeof header.typ !== 'string' || header.typ.toLowerCase().replace(/^application\//, '') !== 'at+jwt') {
+    throw invalid('token is not an at+jwt access token', `typ ${JSON.stringify(header.typ)}`)
+  }
+  for (const name of ['jku', 'jwk', 'x5u', 'x5c', 'crit', 'b64']) {
+    if (name in header) throw invalid('token header is not accepted', `header carries ${name}`)
+  }
+  if (typeof header.kid !== 'string' || header.kid.length === 0 || header.kid.length > 128) throw invalid('token has no valid kid')
+  return header.kid
+}
+
+/** Claim checks fast-jwt does not make: types of our own claims, iat not in the future, a sane lifetime. */
+export function checkClaims (payload: Record<string, unknown>, rules: VerificationRules, nowMs: number): AccessTokenClaims {
+  for (const name of ['sub', 'client_id', 'org', 'scope', 'jti'] as const) {
+    if (typeof payload[name] !== 'string') throw invalid('token claims are malformed', `${name} is not a string`)
+  }
+  const { iat, exp } = payload
+  if (typeof iat !== 'number' || typeof exp !== 'number') throw invalid('token claims are malformed', 'iat/exp not numbers')
+  if (iat * 1000 > nowMs + rules.clockToleranceS * 1000) throw invalid('token was issued in the future')
+  if (exp - iat > rules.maxLifetimeS) throw invalid('token lifetime exceeds what the issuer grants')
+  return payload as unknown as AccessTokenClaims
+}
