@@ -1,11 +1,12 @@
 // Composition root: builds the Fastify app from a validated config, registering every plugin in order.
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { DestinationStream } from 'pino'
-import type { Config } from './config.js'
+import { retentionMs, type Config } from './config.js'
 import { loggerOptions } from './logger.js'
 import keyStore from './keys/plugin.js'
 import clientStore from './clients/plugin.js'
 import oauth from './oauth/plugin.js'
+import type { VerificationRules } from './verifier/rules.js'
 
 export interface AppDeps {
   clock?: () => number
@@ -13,8 +14,9 @@ export interface AppDeps {
   logStream?: DestinationStream
 }
 
-export function retentionMs (config: Config): number {
-  return (config.ACCESS_TOKEN_TTL_S + config.CLOCK_TOLERANCE_S) * 1000 + 2 * config.RELOAD_INTERVAL_MS
+/** The rules the in-process guard applies; remote verifiers configure the same ones. */
+export function verificationRules (config: Config): VerificationRules {
+  return { issuer: config.ISSUER, audience: config.AUDIENCE, clockToleranceS: config.CLOCK_TOLERANCE_S, maxLifetimeS: config.ACCESS_TOKEN_TTL_S }
 }
 
 export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {

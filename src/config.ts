@@ -38,6 +38,16 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   return Object.freeze({ ...config, ISSUER: issuer, AUDIENCE: config.AUDIENCE || `${issuer}/features` })
 }
 
+/** How long a retired key stays published: the longest token it signed, clock skew, and the reload lag. */
+export function retentionMs (config: Config): number {
+  return (config.ACCESS_TOKEN_TTL_S + config.CLOCK_TOLERANCE_S) * 1000 + 2 * config.RELOAD_INTERVAL_MS
+}
+
+/** How long a next key must be published before it signs: every JWKS cache has then refreshed. */
+export function minPublishMs (config: Config): number {
+  return (config.JWKS_MAX_AGE_S + config.CLOCK_TOLERANCE_S) * 1000 + 2 * config.RELOAD_INTERVAL_MS
+}
+
 /** Markdown table of every variable, used by the README test to keep the docs true. */
 export function configTable (): string {
   const rows = Object.entries(ConfigSchema.properties).map(([name, s]) => {

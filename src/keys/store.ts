@@ -101,6 +101,9 @@ export class KeyStore {
 
   get view (): KeyView { return this.#view }
 
+  /** The verifier's key source in-process: PEM of a published key, undefined for any other kid. */
+  publicKey (kid: string): string | undefined { return this.#view.verificationPem.get(kid) }
+
   onChange (listener: (view: KeyView, previous: KeyView) => void): void { this.#listeners.push(listener) }
 
   /** Re-reads keyring.json now (SIGHUP, tests); resolves true when the view changed. */

@@ -1,0 +1,82 @@
+// CLI: rotate the signing keys in KEYS_DIR (cron-safe), or remove a compromised key at once.
+import { parseArgs } from 'node:util'
+import { pathToFileURL } from 'node:url'
+import { loadConfig, minPublishMs, retentionMs } from '../src/config.js'
+import { newRingKey } from '../src/keys/generate.js'
+import { loadRing, saveRing, updateRing } from '../src/keys/store.js'
+import { emergency, rotate } from '../src/keys/rotation.js'
+import { checkRing, type KeyRing } from '../src/keys/keyring.js'
+
+const USAGE = `usage: npm run rotate-keys -- [--dry-run] [--force] [--emergency KID]
+  (no option)      promote next to current, retire current, add a new next, delete expired retired keys
+  --dry-run        print what the rotation would do; change nothing
+  --force          rotate even if the next key is too new for remote caches (prints a warning)
+  --emergency KID  the key KID is compromised: remove it now; tokens it signed stop verifying
+Reads KEYS_DIR, KEY_SIZE, ACCESS_TOKEN_TTL_S, CLOCK_TOLERANCE_S, JWKS_MAX_AGE_S from the environment.`
+
+export interface Io { out: (line: string) => void, err: (line: string) => void, now: () => number }
+
+const iso = (ms: number | undefined): string => ms === undefined ? '-' : new Date(ms).toISOString()
+
+export function ringTable (ring: KeyRing, retention: number): string {
+  const rows = ring.keys.map(k => [k.kid, k.state, iso(k.createdAt), iso(k.activatedAt), iso(k.retiredAt),
+    k.retiredAt === undefined ? '-' : iso(k.retiredAt + retention)])
+  const header = ['kid', 'state', 'published', 'signing since', 'retired', 'deleted after']
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => (r[i] as string).length)))
+  return [header, ...rows].map(r => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()).join('\n')
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function rotateKeys (argv: string[], env: Record<string, string | undefined>, io: Io): Promise<number> {
+  let args
+  try {
+    args = parseArgs({ args: argv, strict: true, options: { 'dry-run': { type: 'boolean' }, force: { type: 'boolean' }, emergency: { type: 'string' }, help: { type: 'boolean' } } }).values
+  } catch (err) {
+    io.err(`rotate-keys: ${(err as Error).message}\n${USAGE}`)
+    return 2
+  }
+  if (args.help === true) { io.out(USAGE); return 0 }
+  const config = loadConfig(env)
+  const retention = retentionMs(config)
+  const dir = config.KEYS_DIR
+  const fresh = await newRingKey(config.KEY_SIZE, io.now())
+  return await updateRing(dir, async () => {
+    const now = io.now()
+    const ring = await loadRing(dir)
+    if (ring === null) {
+      io.err(`rotate-keys: no key ring in ${dir}: start the service once to create it`)
+      return 1
+    }
+    let next: KeyRing
+    if (args.emergency !== undefined) {
+      const result = emergency(ring, args.emergency, fresh, now)
+      if (result === undefined) { io.err(`rotate-keys: no key with kid ${args.emergency} in ${dir}`); return 1 }
+      next = result
+      io.err(`rotate-keys: EMERGENCY: key ${args.emergency} removed; tokens it signed no longer verify here, ` +
+        `and remote verifiers drop it when their JWKS cache (max-age ${config.JWKS_MAX_AGE_S} s) expires`)
+    } else {
+      const result = rotate(ring, fresh, now, { minPublishMs: minPublishMs(config), retentionMs: retention }, args.force === true)
+      if ('refused' in result) { io.err(`rotate-keys: refused: ${result.refused}; use --force to override`); return 1 }
+      for (const reason of result.overridden) io.err(`rotate-keys: WARNING (--force): ${reason}`)
+      if (result.removed.length > 0) io.out(`deleted expired retired keys: ${result.removed.join(', ')}`)
+      next = result.ring
+    }
+    checkRing(next)
+    if (args['dry-run'] === true) {
+      io.out('dry run: nothing was changed; the ring would be:')
+    } else {
+      await saveRing(dir, next)
+    }
+    io.out(ringTable(next, retention))
+    return 0
+  })
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  rotateKeys(process.argv.slice(2), process.env, { out: l => { console.log(l) }, err: l => { console.error(l) }, now: Date.now })
+    .then(code => { process.exitCode = code }, (err: unknown) => {
+      const e = err as { code?: string, message?: string }
+      console.error(`rotate-keys: ${e.code !== undefined ? `${e.code} ` : ''}${e.message ?? String(err)}`)
+      process.exitCode = 1
+    })
+}

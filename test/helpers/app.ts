@@ -1,0 +1,84 @@
+// Test harness: a real app on t.testdir() keys and clients, with log lines captured.
+import type { Test } from 'tap'
+import { Writable } from 'node:stream'
+import type { FastifyInstance } from 'fastify'
+import { buildApp, type AppDeps } from '../../src/app.js'
+import { loadConfig, type Config } from '../../src/config.js'
+import { addClient, emptyClients, serializeClients, type ClientsFile } from '../../src/clients/registry.js'
+import { serializeRing, type KeyRing } from '../../src/keys/keyring.js'
+import { newRingKey } from '../../src/keys/generate.js'
+
+type Tap = Pick<Test, 'testdir' | 'teardown'>
+
+export interface TestClient { id: string, secret: string, org: string }
+
+let ringOnce: Promise<KeyRing> | undefined
+/** Real RSA keys, generated once per process: a current and a next key published an hour ago. */
+export async function testRing (): Promise<KeyRing> {
+  ringOnce ??= (async () => {
+    const then = Date.now() - 3600_000
+    const [a, b] = await Promise.all([newRingKey(2048, then), newRingKey(2048, then)])
+    return { keys: [{ ...a, state: 'current' as const, activatedAt: then }, b] }
+  })()
+  return await ringOnce
+}
+
+export function clientsFixture (specs: Array<{ org: string, scopes: string[] }>): { file: ClientsFile, clients: TestClient[] } {
+  let file = emptyClients()
+  const clients: TestClient[] = []
+  for (const spec of specs) {
+    const added = addClient(file, { ...spec, now: new Date() })
+    file = added.file
+    clients.push({ id: added.client.client_id, secret: added.secret, org: spec.org })
+  }
+  return { file, clients }
+}
+
+export interface Built {
+  app: FastifyInstance
+  config: Config
+  logs: string[]
+  keysDir: string
+  dataDir: string
+  /** acme (read+write), globex (read+write), acme read-only. */
+  clients: { acme: TestClient, globex: TestClient, acmeReader: TestClient }
+}
+
+export async function build (t: Tap, env: Record<string, string> = {}, deps: AppDeps = {}): Promise<Built> {
+  const { file, clients } = clientsFixture([
+    { org: 'acme', scopes: ['features:read', 'features:write'] },
+    { org: 'globex', scopes: ['features:read', 'features:write'] },
+    { org: 'acme', scopes: ['features:read'] }
+  ])
+  const root = t.testdir({
+    keys: { 'keyring.json': serializeRing(await testRing()) },
+    data: { 'clients.json': serializeClients(file) }
+  })
+  const config = loadConfig({ KEYS_DIR: `${root}/keys`, DATA_DIR: `${root}/data`, ISSUER: 'http://geotoken.test', LOG_LEVEL: 'info', ...env })
+  const logs: string[] = []
+  const logStream = new Writable({ write (chunk, _enc, cb) { logs.push(String(chunk)); cb() } })
+  const app = await buildApp(config, { logStream, ...deps })
+  t.teardown(() => app.close())
+  const [acme, globex, acmeReader] = clients as [TestClient, TestClient, TestClient]
+  return { app, config, logs, keysDir: `${root}/keys`, dataDir: `${root}/data`, clients: { acme, globex, acmeReader } }
+}
+
+export const form = { 'content-type': 'application/x-www-form-urlencoded' }
+
+export function basic (id: string, secret: string): { authorization: string } {
+  return { authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}` }
+}
+
+/** A token from the real token endpoint. */
+export async function tokenFor (app: FastifyInstance, client: TestClient, scope?: string): Promise<string> {
+  const res = await app.inject({
+    method: 'POST', url: '/oauth/token', headers: { ...form, ...basic(client.id, client.secret) },
+    payload: `grant_type=client_credentials${scope === undefined ? '' : `&scope=${encodeURIComponent(scope)}`}`
+  })
+  if (res.statusCode !== 200) throw new Error(`token request failed: ${res.statusCode} ${res.body}`)
+  return (res.json() as { access_token: string }).access_token
+}
+
+export function decodePart (token: string, index: 0 | 1): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[index] as string, 'base64url').toString('utf8')) as Record<string, unknown>
+}
