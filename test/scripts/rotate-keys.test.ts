@@ -1,0 +1,69 @@
+import t from 'tap'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { rotateKeys } from '../../scripts/rotate-keys.js'
+import { loadRing } from '../../src/keys/store.js'
+import { serializeRing } from '../../src/keys/keyring.js'
+import { testRing } from '../helpers/app.js'
+
+async function run (argv: string[], env: Record<string, string>) {
+  const out: string[] = []
+  const err: string[] = []
+  const code = await rotateKeys(argv, env, { out: l => out.push(l), err: l => err.push(l), now: Date.now })
+  return { code, out: out.join('\n'), err: err.join('\n') }
+}
+
+t.test('rotate-keys promotes next, prints the table, and the old key stays published', async t => {
+  const ring = await testRing()
+  const dir = t.testdir({ 'keyring.json': serializeRing(ring) })
+  const { code, out } = await run([], { KEYS_DIR: dir })
+  t.equal(code, 0)
+  const after = await loadRing(dir)
+  t.same(after?.keys.map(k => [k.kid, k.state]).slice(0, 2), [[ring.keys[0]?.kid, 'retired'], [ring.keys[1]?.kid, 'current']])
+  t.equal(after?.keys[2]?.state, 'next')
+  t.match(out, /kid\s+state\s+published/)
+  t.match(out, new RegExp(`${ring.keys[1]?.kid}\\s+current`))
+})
+
+t.test('rotate-keys refuses a next key too new for remote caches; --force overrides with a warning', async t => {
+  const dir = t.testdir()
+  t.equal((await run([], { KEYS_DIR: dir })).code, 1, 'no ring yet is an error')
+  const { KeyStore } = await import('../../src/keys/store.js')
+  const store = await KeyStore.open({ dir, keySize: 2048, retentionMs: 1, pollMs: 1000, clock: Date.now, log: { info () {}, warn () {}, error () {} } })
+  store.stop()
+  const refused = await run([], { KEYS_DIR: dir })
+  t.equal(refused.code, 1)
+  t.match(refused.err, /refused: next key .* published for 0 s/)
+  const forced = await run(['--force'], { KEYS_DIR: dir })
+  t.equal(forced.code, 0)
+  t.match(forced.err, /WARNING \(--force\)/)
+})
+
+t.test('--dry-run changes nothing', async t => {
+  const dir = t.testdir({ 'keyring.json': serializeRing(await testRing()) })
+  const before = await loadRing(dir)
+  const { code, out } = await run(['--dry-run'], { KEYS_DIR: dir })
+  t.equal(code, 0)
+  t.match(out, /dry run/)
+  t.same((await loadRing(dir))?.keys.map(k => k.state), before?.keys.map(k => k.state))
+})
+
+t.test('--emergency removes the key; an unknown kid and bad options are errors', async t => {
+  const ring = await testRing()
+  const dir = t.testdir({ 'keyring.json': serializeRing(ring) })
+  const victim = ring.keys[0]?.kid as string
+  const { code, err } = await run(['--emergency', victim], { KEYS_DIR: dir })
+  t.equal(code, 0)
+  t.match(err, /EMERGENCY/)
+  t.notOk((await loadRing(dir))?.keys.some(k => k.kid === victim))
+  t.equal((await run(['--emergency', 'nope'], { KEYS_DIR: dir })).code, 1)
+  t.equal((await run(['--bogus'], { KEYS_DIR: dir })).code, 2)
+})
+
+t.test('the script runs as a process with a non-zero exit on refusal', async t => {
+  const dir = t.testdir({ 'keyring.json': serializeRing(await testRing()) })
+  const script = new URL('../../scripts/rotate-keys.ts', import.meta.url).pathname
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, '--dry-run'], { env: { ...process.env, KEYS_DIR: dir } })
+  t.match(stdout, /dry run/)
+  await t.rejects(promisify(execFile)(process.execPath, ['--import', 'tsx', script, '--emergency', 'nope'], { env: { ...process.env, KEYS_DIR: dir } }), { code: 1 })
+})
