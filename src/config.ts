@@ -6,11 +6,11 @@ import { ConfigInvalid } from './errors.js'
 export const ConfigSchema = Type.Object({
   HOST: Type.String({ default: '127.0.0.1', minLength: 1, description: 'interface to listen on' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'TCP port' }),
-  ISSUER: Type.String({ default: '', pattern: '^(https?://[^\\s?#]+[^/\\s?#])?$', description: 'public base URL, the `iss` of every token (default http://HOST:PORT)' }),
+  ISSUER: Type.String({ default: '', pattern: '^(https?://[^\\s?#]+[^/\\s?#])?$', description: 'public base URL, exactly the `iss` of every token: http(s)://host[:port][/path], no trailing slash (default http://HOST:PORT)' }),
   AUDIENCE: Type.String({ default: '', description: '`aud` of access tokens (default ISSUER + /features)' }),
   KEYS_DIR: Type.String({ default: 'keys', minLength: 1, description: 'directory holding keyring.json' }),
   DATA_DIR: Type.String({ default: 'data', minLength: 1, description: 'directory holding clients.json and feature data' }),
-  KEY_SIZE: Type.Union([Type.Literal(2048), Type.Literal(3072), Type.Literal(4096)], { default: 2048, description: 'RSA modulus bits for new keys' }),
+  KEY_SIZE: Type.Enum([2048, 3072, 4096], { default: 2048, description: 'RSA modulus bits for new keys' }),
   ACCESS_TOKEN_TTL_S: Type.Integer({ minimum: 60, maximum: 86400, default: 900, description: 'access token lifetime (s)' }),
   CLOCK_TOLERANCE_S: Type.Integer({ minimum: 0, maximum: 300, default: 30, description: 'allowed clock skew on exp/nbf/iat (s)' }),
   JWKS_MAX_AGE_S: Type.Integer({ minimum: 0, maximum: 86400, default: 300, description: 'Cache-Control max-age of the JWKS (s); a next key is published this long (+ tolerance) before it signs' }),
@@ -25,11 +25,12 @@ export type Config = Readonly<RawConfig>
 /** Validates the environment once; a bad value throws APP_CONFIG_INVALID naming every bad variable. */
 export function loadConfig (env: Record<string, string | undefined>): Config {
   const known = Object.fromEntries(Object.keys(ConfigSchema.properties).flatMap(k => env[k] === undefined || env[k] === '' ? [] : [[k, env[k]]]))
-  const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, Value.Clean(ConfigSchema, known)))
+  const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, Value.Clean(ConfigSchema, { ...known })))
   if (!Value.Check(ConfigSchema, value)) {
     const problems = [...Value.Errors(ConfigSchema, value)].map(e => {
       const name = e.instancePath.slice(1) || e.schemaPath
-      return `${name}=${JSON.stringify(known[name] ?? null)} ${e.message}`
+      const allowed = (e.params as { allowedValues?: unknown[] }).allowedValues
+      return `${name}=${JSON.stringify(known[name] ?? null)} ${allowed !== undefined ? `must be one of ${allowed.join(', ')}` : e.message}`
     })
     throw new ConfigInvalid([...new Set(problems)].join('; '))
   }
@@ -51,8 +52,12 @@ export function minPublishMs (config: Config): number {
 /** Markdown table of every variable, used by the README test to keep the docs true. */
 export function configTable (): string {
   const rows = Object.entries(ConfigSchema.properties).map(([name, s]) => {
-    const schema = s as { default?: unknown, description?: string }
-    return `| \`${name}\` | \`${JSON.stringify(schema.default)}\` | ${schema.description ?? ''} |`
+    const schema = s as { default?: unknown, description?: string, minimum?: number, maximum?: number, enum?: unknown[], anyOf?: Array<{ const: unknown }>, type?: string }
+    const choices = schema.enum ?? schema.anyOf?.map(a => a.const)
+    const allowed = choices !== undefined ? choices.join(', ')
+      : schema.minimum !== undefined ? `${schema.minimum}–${schema.maximum ?? '∞'}`
+        : schema.type === 'boolean' ? 'true, false' : 'text'
+    return `| \`${name}\` | \`${JSON.stringify(schema.default)}\` | ${allowed} | ${schema.description ?? ''} |`
   })
-  return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n')
+  return ['| variable | default | allowed | meaning |', '|---|---|---|---|', ...rows].join('\n')
 }
