@@ -7,13 +7,23 @@ import { dirname, basename, join } from 'node:path'
  * Replaces `path` with `data` so a crash at any moment leaves either the old or the new file,
  * never a mix: write a temp file in the same directory, fsync it, rename over, fsync the directory.
  */
-export async function writeFileAtomic (path: string, data: string, mode = 0o600): Promise<void> {
+export async function writeFileAtomic (path: string, data: string | Iterable<string>, mode = 0o600): Promise<void> {
   const dir = dirname(path)
   await mkdir(dir, { recursive: true, mode: 0o700 })
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
   const fh = await open(tmp, 'wx', mode)
   try {
-    await fh.writeFile(data)
+    if (typeof data === 'string') {
+      await fh.writeFile(data)
+    } else {
+      // Large files (snapshots) are written in chunks so no single string has to hold them.
+      let chunk = ''
+      for (const part of data) {
+        chunk += part
+        if (chunk.length >= 1 << 20) { await fh.write(chunk); chunk = '' }
+      }
+      await fh.write(chunk)
+    }
     await fh.sync()
   } finally {
     await fh.close()

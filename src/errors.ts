@@ -9,6 +9,30 @@ export const UnknownKid = createError('APP_KEYS_UNKNOWN_KID', 'no key with kid %
 export const ClientStoreCorrupt = createError('APP_CLIENTS_CORRUPT', 'client store %s is unreadable or corrupt: %s', 500)
 export const ClientInvalid = createError('APP_CLIENTS_INVALID', 'invalid client: %s', 500)
 
+export const FeatureStoreCorrupt = createError('APP_FEATURES_CORRUPT', 'feature store %s is damaged: %s', 500)
+export const SeedInvalid = createError('APP_FEATURES_SEED_INVALID', 'seed file %s is invalid: %s', 500)
+
+/**
+ * An RFC 9457 problem for the feature API. `param` names the offending query parameter or body member.
+ */
+export class Problem extends Error {
+  readonly status: number
+  readonly title: string
+  readonly param: string | undefined
+
+  constructor (status: number, title: string, detail: string, param?: string) {
+    super(detail)
+    this.name = 'Problem'
+    this.status = status
+    this.title = title
+    this.param = param
+  }
+}
+
+export const notFound = (detail: string): Problem => new Problem(404, 'Not Found', detail)
+export const badParameter = (param: string, detail: string): Problem => new Problem(400, 'Bad Request', `${param}: ${detail}`, param)
+export const preconditionFailed = (): Problem => new Problem(412, 'Precondition Failed', 'the feature has changed since the ETag in If-Match: fetch it again and reapply your change')
+
 /** RFC 6749 §5.2 and RFC 6750 §3.1 error codes. */
 export type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client'
   | 'unsupported_grant_type' | 'invalid_scope' | 'invalid_token' | 'insufficient_scope'

@@ -1,0 +1,150 @@
+// Owns the embedded FeatureStore: the in-memory index made durable by the journal, seeded on first start.
+import { randomUUID } from 'node:crypto'
+import { mkdir, readFile } from 'node:fs/promises'
+import { notFound, preconditionFailed, SeedInvalid } from '../errors.js'
+import type { Log } from '../keys/store.js'
+import { validateFeature, type Feature } from './geojson.js'
+import { Journal, readJournal, readSnapshot, type JournalOp, type SnapshotEntry } from './journal.js'
+import { FeatureIndex, type CollectionDef, type Extent, type FeatureStore, type ItemsQuery, type Page, type StoredFeature } from './store.js'
+
+export interface EmbeddedStoreOptions {
+  /** Directory of snapshot.jsonl and journal.log. */
+  dir: string
+  /** GeoJSON FeatureCollection with a `collections` member, loaded when the store is empty. */
+  seedFile?: string
+  /** Journal length that triggers a compaction into a new snapshot. */
+  compactEvery?: number
+  log: Log
+}
+
+/** RFC 9110 §13.1.1: If-Match uses strong comparison; "*" matches any current representation. */
+export function ifMatchAllows (header: string | undefined, etag: string): boolean {
+  if (header === undefined) return true
+  if (header.trim() === '*') return true
+  return header.split(',').some(tag => tag.trim() === etag)
+}
+
+/** Reads a seed FeatureCollection; every feature must be valid and carry an `org` member. */
+export async function readSeed (path: string): Promise<{ collections: CollectionDef[], entries: SnapshotEntry[] }> {
+  let fc: { collections?: CollectionDef[], features?: Array<Record<string, unknown>> }
+  try { fc = JSON.parse(await readFile(path, 'utf8')) as typeof fc } catch (err) { throw new SeedInvalid(path, (err as Error).message) }
+  if (!Array.isArray(fc.collections) || !Array.isArray(fc.features)) throw new SeedInvalid(path, 'needs "collections" and "features" arrays')
+  const ids = new Set(fc.collections.map(c => c.id))
+  const entries = fc.features.map((raw, i) => {
+    const { org, collection } = raw
+    if (typeof org !== 'string' || typeof collection !== 'string' || !ids.has(collection)) {
+      throw new SeedInvalid(path, `feature ${i} needs an "org" and a known "collection"`)
+    }
+    try {
+      const feature = validateFeature(raw)
+      return { org, collection, feature: { ...feature, id: String(feature.id ?? randomUUID()) } }
+    } catch (err) { throw new SeedInvalid(path, `feature ${i}${(err as Error).message}`) }
+  })
+  return { collections: fc.collections, entries }
+}
+
+export class EmbeddedFeatureStore implements FeatureStore {
+  readonly #index: FeatureIndex
+  readonly #journal: Journal
+  readonly #compactEvery: number
+  #queue: Promise<unknown> = Promise.resolve()
+
+  private constructor (index: FeatureIndex, journal: Journal, compactEvery: number) {
+    this.#index = index
+    this.#journal = journal
+    this.#compactEvery = compactEvery
+  }
+
+  static async open (opts: EmbeddedStoreOptions): Promise<EmbeddedFeatureStore> {
+    await mkdir(opts.dir, { recursive: true, mode: 0o700 })
+    let snapshot = await readSnapshot(opts.dir)
+    const ops = await readJournal(opts.dir, msg => { opts.log.warn({ event: 'features.torn_write' }, msg) })
+    let seeded = false
+    if (snapshot === null && ops.length === 0 && opts.seedFile !== undefined && opts.seedFile !== '') {
+      snapshot = await readSeed(opts.seedFile)
+      seeded = true
+    }
+    const index = new FeatureIndex(snapshot?.collections ?? [])
+    for (const e of snapshot?.entries ?? []) index.put(e.org, e.collection, String(e.feature.id), e.feature)
+    for (const op of ops) applyOp(index, op)
+    const journal = await Journal.open(opts.dir, ops.length)
+    const store = new EmbeddedFeatureStore(index, journal, opts.compactEvery ?? 10_000)
+    if (seeded) {
+      await store.#compact()
+      opts.log.info({ event: 'features.seeded', file: opts.seedFile, features: snapshot?.entries.length }, 'feature store seeded')
+    }
+    return store
+  }
+
+  collections (): readonly CollectionDef[] { return this.#index.defs }
+  collection (id: string): CollectionDef | undefined { return this.#index.def(id) }
+  extent (org: string, collection: string): Extent { return this.#index.extent(org, collection) }
+  list (org: string, collection: string, query: ItemsQuery): Page { return this.#index.list(org, collection, query) }
+  get (org: string, collection: string, id: string): StoredFeature | undefined { return this.#index.get(org, collection, id) }
+
+  async create (org: string, collection: string, feature: Feature): Promise<StoredFeature> {
+    return await this.#exclusive(async () => {
+      const id = randomUUID()
+      return await this.#commit({ op: 'put', org, collection, id, feature }) as StoredFeature
+    })
+  }
+
+  async replace (org: string, collection: string, id: string, feature: Feature, ifMatch?: string): Promise<StoredFeature> {
+    return await this.#exclusive(async () => {
+      this.#current(org, collection, id, ifMatch)
+      return await this.#commit({ op: 'put', org, collection, id, feature }) as StoredFeature
+    })
+  }
+
+  async delete (org: string, collection: string, id: string, ifMatch?: string): Promise<void> {
+    await this.#exclusive(async () => {
+      this.#current(org, collection, id, ifMatch)
+      await this.#commit({ op: 'del', org, collection, id })
+    })
+  }
+
+  async close (): Promise<void> {
+    await this.#exclusive(async () => { await this.#journal.close() })
+  }
+
+  #current (org: string, collection: string, id: string, ifMatch: string | undefined): StoredFeature {
+    const current = this.#index.get(org, collection, id)
+    if (current === undefined) throw notFound(`no feature ${id} in collection ${collection}`)
+    if (!ifMatchAllows(ifMatch, current.etag)) throw preconditionFailed()
+    return current
+  }
+
+  /** Durable first, visible second: readers never see a write that a crash could lose. */
+  async #commit (op: JournalOp): Promise<StoredFeature | undefined> {
+    await this.#journal.append(op)
+    const stored = applyOp(this.#index, op)
+    if (this.#journal.count >= this.#compactEvery) await this.#compact()
+    return stored
+  }
+
+  async #compact (): Promise<void> {
+    const index = this.#index
+    function * entries (): Generator<SnapshotEntry> {
+      for (const e of index.entries()) yield { org: e.org, collection: e.collection, feature: withoutOrg(e.feature.feature) }
+    }
+    await this.#journal.compact(index.defs, entries())
+  }
+
+  /** Writes run one at a time, so an If-Match check and its write cannot interleave with another write. */
+  async #exclusive<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn)
+    this.#queue = run.catch(() => {})
+    return await run
+  }
+}
+
+function withoutOrg (feature: Feature): Feature {
+  const { org: _, ...properties } = feature.properties ?? {}
+  return { ...feature, properties }
+}
+
+function applyOp (index: FeatureIndex, op: JournalOp): StoredFeature | undefined {
+  if (op.op === 'put') return index.put(op.org, op.collection, op.id, op.feature)
+  index.delete(op.org, op.collection, op.id)
+  return undefined
+}
