@@ -6,6 +6,9 @@ import { loggerOptions } from './logger.js'
 import keyStore from './keys/plugin.js'
 import clientStore from './clients/plugin.js'
 import oauth from './oauth/plugin.js'
+import swagger from '@fastify/swagger'
+import featureApi, { featureStore } from './features/plugin.js'
+import { join } from 'node:path'
 import type { VerificationRules } from './verifier/rules.js'
 
 export interface AppDeps {
@@ -28,6 +31,15 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     requestIdHeader: false,
     allowErrorHandlerOverride: false
   })
+  // Collects every route's schemas: the OpenAPI document at /features/api (the OGC service-desc).
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'geotoken', version: '0.1.0', description: 'OAuth 2.0 token service and org-scoped OGC API - Features' },
+      servers: [{ url: config.ISSUER }],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } }
+    }
+  })
   await app.register(keyStore, {
     dir: config.KEYS_DIR, keySize: config.KEY_SIZE, retentionMs: retentionMs(config), pollMs: config.RELOAD_INTERVAL_MS, clock
   })
@@ -35,6 +47,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(oauth, {
     issuer: config.ISSUER, audience: config.AUDIENCE, ttlS: config.ACCESS_TOKEN_TTL_S, clock, jwksMaxAgeS: config.JWKS_MAX_AGE_S
   })
+  await app.register(featureStore, { dir: join(config.DATA_DIR, 'features'), seedFile: config.SEED_FILE })
+  await app.register(featureApi, { prefix: '/features', rules: verificationRules(config), base: `${config.ISSUER}/features` })
   app.get('/health', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }))
   return app
 }

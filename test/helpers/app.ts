@@ -34,6 +34,27 @@ export function clientsFixture (specs: Array<{ org: string, scopes: string[] }>)
   return { file, clients }
 }
 
+export const COLLECTIONS = [
+  { id: 'sites', title: 'Sites', description: 'points', temporalProperty: 'observed_at', queryables: ['kind', 'name'] },
+  { id: 'networks', title: 'Networks', description: 'lines and polygons', temporalProperty: 'observed_at', queryables: ['kind'] }
+]
+
+/** A small seed: a few features per org, acme in Europe, globex in the US, both in the sites collection. */
+export function smallSeed (): string {
+  const point = (id: string, org: string, lon: number, lat: number, kind: string, at: string) => ({
+    type: 'Feature', id, org, collection: 'sites', geometry: { type: 'Point', coordinates: [lon, lat] }, properties: { name: id, kind, observed_at: at }
+  })
+  const features = [
+    point('a1', 'acme', 2.35, 48.85, 'office', '2025-01-01T00:00:00Z'),
+    point('a2', 'acme', 4.35, 50.85, 'depot', '2025-06-01T00:00:00Z'),
+    point('a3', 'acme', 6.0, 48.0, 'plant', '2026-01-01T00:00:00Z'),
+    point('g1', 'globex', -74.0, 40.7, 'office', '2025-03-01T00:00:00Z'),
+    point('g2', 'globex', 6.1, 48.1, 'yard', '2025-09-01T00:00:00Z'),
+    { type: 'Feature', id: 'n1', org: 'acme', collection: 'networks', geometry: { type: 'LineString', coordinates: [[2, 48], [3, 49]] }, properties: { kind: 'cable', observed_at: '2025-02-02T00:00:00Z' } }
+  ]
+  return JSON.stringify({ type: 'FeatureCollection', collections: COLLECTIONS, features })
+}
+
 export interface Built {
   app: FastifyInstance
   config: Config
@@ -52,9 +73,9 @@ export async function build (t: Tap, env: Record<string, string> = {}, deps: App
   ])
   const root = t.testdir({
     keys: { 'keyring.json': serializeRing(await testRing()) },
-    data: { 'clients.json': serializeClients(file) }
+    data: { 'clients.json': serializeClients(file), 'seed.geojson': smallSeed() }
   })
-  const config = loadConfig({ KEYS_DIR: `${root}/keys`, DATA_DIR: `${root}/data`, ISSUER: 'http://geotoken.test', LOG_LEVEL: 'info', ...env })
+  const config = loadConfig({ KEYS_DIR: `${root}/keys`, DATA_DIR: `${root}/data`, SEED_FILE: `${root}/data/seed.geojson`, ISSUER: 'http://geotoken.test', LOG_LEVEL: 'info', ...env })
   const logs: string[] = []
   const logStream = new Writable({ write (chunk, _enc, cb) { logs.push(String(chunk)); cb() } })
   const app = await buildApp(config, { logStream, ...deps })

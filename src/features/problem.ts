@@ -1,0 +1,45 @@
+// Owns the feature API's error answers: every error becomes RFC 9457 problem+json with a precise detail.
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { Problem } from '../errors.js'
+import { GeoJsonInvalid } from './geojson.js'
+
+/** Maps framework and domain errors to problems; anything unexpected is a generic 500 with details in the log only. */
+export function toProblem (err: FastifyError | Problem | GeoJsonInvalid): Problem {
+  if (err instanceof Problem) return err
+  if (err instanceof GeoJsonInvalid) return new Problem(400, 'Invalid GeoJSON', err.message, err.path)
+  switch (err.code) {
+    case 'FST_ERR_VALIDATION': {
+      const v = err.validation?.[0]
+      const param = v?.instancePath.replace(/^\//, '') || (v?.params as { missingProperty?: string } | undefined)?.missingProperty || err.validationContext
+      const detail = v?.keyword === 'type' && err.validationContext === 'querystring' ? 'must be given once' : (v?.message ?? 'is invalid')
+      return new Problem(400, 'Bad Request', `${param ?? 'request'}: ${detail}`, param)
+    }
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new Problem(415, 'Unsupported Media Type', 'send application/geo+json or application/json (application/merge-patch+json for PATCH)')
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new Problem(413, 'Content Too Large', 'the request body exceeds the 1 MiB limit')
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new Problem(400, 'Bad Request', 'the body is not valid JSON')
+  }
+  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    return new Problem(err.statusCode, 'Bad Request', 'the request is malformed')
+  }
+  return new Problem(500, 'Internal Server Error', 'the server failed to answer; the failure has been logged')
+}
+
+export function sendProblem (reply: FastifyReply, problem: Problem): FastifyReply {
+  return reply.code(problem.status).type('application/problem+json').send({
+    type: 'about:blank',
+    title: problem.title,
+    status: problem.status,
+    detail: problem.message,
+    ...(problem.param !== undefined ? { parameter: problem.param } : {})
+  })
+}
+
+export function problemHandler (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const problem = toProblem(error)
+  if (problem.status >= 500) request.log.error({ err: error }, 'feature API failed')
+  return sendProblem(reply, problem)
+}

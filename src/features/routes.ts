@@ -1,0 +1,172 @@
+// OGC API - Features (Part 1 Core, GeoJSON, OAS 3.0; Part 4 writes): thin handlers over the FeatureStore.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { notFound, preconditionFailed, Problem } from '../errors.js'
+import { validateFeature, type Feature } from './geojson.js'
+import { mergePatch } from './merge-patch.js'
+import { parseItemsQuery } from './query.js'
+import { pageLinks, url, GEOJSON, JSON_TYPE, OPENAPI, type Link } from './links.js'
+import type { CollectionDef, FeatureStore, StoredFeature } from './store.js'
+import * as S from './schemas.js'
+
+export const CONFORMANCE = [
+  'http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core',
+  'http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson',
+  'http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30',
+  'http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete',
+  'http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update'
+]
+const CRS84 = 'http://www.opengis.net/def/crs/OGC/1.3/CRS84'
+const BODY_TYPES = ['application/geo+json', 'application/json']
+const PATCH_TYPES = ['application/merge-patch+json', 'application/json']
+
+export interface FeatureRouteOptions { store: FeatureStore, base: string }
+
+type Params = { collectionId: string }
+type ItemParams = Params & { featureId: string }
+
+export default async function featureRoutes (app: FastifyInstance, opts: FeatureRouteOptions) {
+  const { store, base } = opts
+  const read = { preHandler: app.requireScope('features:read') }
+  const write = { preHandler: app.requireScope('features:write') }
+  const errors = { '4xx': S.Problem }
+
+  const def = (id: string): CollectionDef => {
+    const found = store.collection(id)
+    if (found === undefined) throw notFound(`no collection ${id}`)
+    return found
+  }
+  const itemUrl = (collection: string, id: string): string => url(base, `/collections/${encodeURIComponent(collection)}/items/${encodeURIComponent(id)}`)
+  const collectionDoc = (org: string, d: CollectionDef) => {
+    const extent = store.extent(org, d.id)
+    const self = url(base, `/collections/${encodeURIComponent(d.id)}`)
+    return {
+      id: d.id,
+      title: d.title,
+      description: d.description,
+      itemType: 'feature',
+      crs: [CRS84],
+      queryables: d.queryables,
+      extent: {
+        spatial: { bbox: extent.bbox === null ? [] : [extent.bbox], crs: CRS84 },
+        temporal: { interval: [extent.interval], trs: 'http://www.opengis.net/def/uom/ISO-8601/0/Gregorian' }
+      },
+      links: [
+        { href: self, rel: 'self', type: JSON_TYPE, title: d.title },
+        { href: `${self}/items`, rel: 'items', type: GEOJSON, title: `${d.title} features` }
+      ]
+    }
+  }
+  const featureBody = (f: StoredFeature, collection: string): string => {
+    const links: Link[] = [
+      { href: itemUrl(collection, f.id), rel: 'self', type: GEOJSON },
+      { href: url(base, `/collections/${encodeURIComponent(collection)}`), rel: 'collection', type: JSON_TYPE }
+    ]
+    return `${f.json.slice(0, -1)},"links":${JSON.stringify(links)}}`
+  }
+  const sendFeature = (reply: FastifyReply, f: StoredFeature, collection: string, status = 200): FastifyReply =>
+    reply.code(status).header('etag', f.etag).type(GEOJSON).serializer(String).send(featureBody(f, collection))
+  const requireType = (request: FastifyRequest, allowed: string[]): void => {
+    const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
+    if (!allowed.includes(type)) throw new Problem(415, 'Unsupported Media Type', `send ${allowed.join(' or ')}`)
+  }
+  const ifMatch = (request: FastifyRequest): string | undefined => request.headers['if-match']
+
+  app.get('/', { ...read, schema: { response: { 200: S.Landing, ...errors } } }, async () => ({
+    title: 'geotoken features',
+    description: 'OGC API - Features: each organization sees and changes only its own features',
+    links: [
+      { href: base, rel: 'self', type: JSON_TYPE, title: 'this document' },
+      { href: url(base, '/api'), rel: 'service-desc', type: OPENAPI, title: 'the API definition' },
+      { href: url(base, '/conformance'), rel: 'conformance', type: JSON_TYPE, title: 'conformance classes' },
+      { href: url(base, '/collections'), rel: 'data', type: JSON_TYPE, title: 'collections' }
+    ]
+  }))
+
+  app.get('/api', { ...read, schema: { hide: true } }, async (_request, reply) =>
+    reply.type(OPENAPI).send(app.swagger()))
+
+  app.get('/conformance', { ...read, schema: { response: { 200: S.Conformance, ...errors } } }, async () => ({ conformsTo: CONFORMANCE }))
+
+  app.get('/collections', { ...read, schema: { response: { 200: S.Collections, ...errors } } }, async request => ({
+    links: [{ href: url(base, '/collections'), rel: 'self', type: JSON_TYPE }],
+    collections: store.collections().map(d => collectionDoc(request.user.org, d))
+  }))
+
+  app.get<{ Params: Params }>('/collections/:collectionId', { ...read, schema: { params: S.CollectionParams, response: { 200: S.Collection, ...errors } } },
+    async request => collectionDoc(request.user.org, def(request.params.collectionId)))
+
+  app.get<{ Params: Params, Querystring: Record<string, string> }>('/collections/:collectionId/items', {
+    ...read, schema: { params: S.CollectionParams, querystring: S.ItemsQuerystring, response: { 200: S.FeatureCollection, ...errors } }
+  }, async (request, reply) => {
+    const d = def(request.params.collectionId)
+    const query = parseItemsQuery(request.query, d)
+    const page = store.list(request.user.org, d.id, query)
+    const links = pageLinks(base, `/collections/${encodeURIComponent(d.id)}/items`, request.query, query.offset, query.limit, page.items.length, page.numberMatched)
+    const body = `{"type":"FeatureCollection","features":[${page.items.map(f => f.json).join(',')}],` +
+      `"numberMatched":${page.numberMatched},"numberReturned":${page.items.length},` +
+      `"timeStamp":"${new Date().toISOString()}","links":${JSON.stringify(links)}}`
+    return reply.type(GEOJSON).serializer(String).send(body)
+  })
+
+  app.get<{ Params: ItemParams }>('/collections/:collectionId/items/:featureId', {
+    ...read, schema: { params: S.FeatureParams, response: { 200: S.GeoJsonFeature, ...errors } }
+  }, async (request, reply) => {
+    const { collectionId, featureId } = request.params
+    const found = store.get(request.user.org, def(collectionId).id, featureId)
+    if (found === undefined) throw notFound(`no feature ${featureId} in collection ${collectionId}`)
+    if (request.headers['if-none-match'] === found.etag) return reply.code(304).header('etag', found.etag).send()
+    return sendFeature(reply, found, collectionId)
+  })
+
+  app.post<{ Params: Params, Body: unknown }>('/collections/:collectionId/items', {
+    ...write, schema: { params: S.CollectionParams, body: S.FeatureBody, response: { 201: S.GeoJsonFeature, ...errors } }
+  }, async (request, reply) => {
+    requireType(request, BODY_TYPES)
+    const d = def(request.params.collectionId)
+    const stored = await store.create(request.user.org, d.id, validateFeature(request.body))
+    request.log.info({ event: 'feature.created', org: request.user.org, collection: d.id, id: stored.id }, 'feature created')
+    return sendFeature(reply.header('location', itemUrl(d.id, stored.id)), stored, d.id, 201)
+  })
+
+  app.put<{ Params: ItemParams, Body: unknown }>('/collections/:collectionId/items/:featureId', {
+    ...write, schema: { params: S.FeatureParams, body: S.FeatureBody, response: { 200: S.GeoJsonFeature, ...errors } }
+  }, async (request, reply) => {
+    requireType(request, BODY_TYPES)
+    const { collectionId, featureId } = request.params
+    const d = def(collectionId)
+    const stored = await store.replace(request.user.org, d.id, featureId, validateFeature(request.body), ifMatch(request))
+    return sendFeature(reply, stored, d.id)
+  })
+
+  app.patch<{ Params: ItemParams, Body: unknown }>('/collections/:collectionId/items/:featureId', {
+    ...write, schema: { params: S.FeatureParams, body: S.FeatureBody, response: { 200: S.GeoJsonFeature, ...errors } }
+  }, async (request, reply) => {
+    requireType(request, PATCH_TYPES)
+    const { collectionId, featureId } = request.params
+    const d = def(collectionId)
+    const org = request.user.org
+    const given = ifMatch(request)
+    // Without If-Match, a concurrent write between read and write is retried rather than lost.
+    for (let attempt = 0; ; attempt++) {
+      const current = store.get(org, d.id, featureId)
+      if (current === undefined) throw notFound(`no feature ${featureId} in collection ${collectionId}`)
+      if (given !== undefined && given.trim() !== '*' && !given.split(',').some(t => t.trim() === current.etag)) throw preconditionFailed()
+      const { id: _id, ...base } = current.feature
+      const merged = mergePatch(base, request.body) as Feature
+      try {
+        const stored = await store.replace(org, d.id, featureId, validateFeature({ ...merged, type: 'Feature' }), current.etag)
+        return sendFeature(reply, stored, d.id)
+      } catch (err) {
+        if (!(err instanceof Problem && err.status === 412) || given !== undefined || attempt >= 3) throw err
+      }
+    }
+  })
+
+  app.delete<{ Params: ItemParams }>('/collections/:collectionId/items/:featureId', {
+    ...write, schema: { params: S.FeatureParams, response: { 204: { type: 'null' }, ...errors } }
+  }, async (request, reply) => {
+    const { collectionId, featureId } = request.params
+    await store.delete(request.user.org, def(collectionId).id, featureId, ifMatch(request))
+    return reply.code(204).send()
+  })
+}
