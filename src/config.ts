@@ -25,7 +25,9 @@ export type Config = Readonly<RawConfig>
 
 /** Validates the environment once; a bad value throws APP_CONFIG_INVALID naming every bad variable. */
 export function loadConfig (env: Record<string, string | undefined>): Config {
-  const known = Object.fromEntries(Object.keys(ConfigSchema.properties).flatMap(k => env[k] === undefined || env[k] === '' ? [] : [[k, env[k]]]))
+  // An empty variable means "unset", except for text settings where "" is a meaningful value (SEED_FILE="").
+  const isText = (k: string): boolean => (ConfigSchema.properties as Record<string, { type?: string }>)[k]?.type === 'string'
+  const known = Object.fromEntries(Object.keys(ConfigSchema.properties).flatMap(k => env[k] === undefined || (env[k] === '' && !isText(k)) ? [] : [[k, env[k]]]))
   const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, Value.Clean(ConfigSchema, { ...known })))
   if (!Value.Check(ConfigSchema, value)) {
     const problems = [...Value.Errors(ConfigSchema, value)].map(e => {
