@@ -82,8 +82,9 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
     ]
   }))
 
+  // Sent byte-exact: GDAL's OAPIF driver rejects a reformatted media type (version="3.0"; charset).
   app.get('/api', { ...read, schema: { hide: true } }, async (_request, reply) =>
-    reply.type(OPENAPI).send(app.swagger()))
+    reply.header('content-type', OPENAPI).serializer(String).send(JSON.stringify(app.swagger())))
 
   app.get('/conformance', { ...read, schema: { response: { 200: S.Conformance, ...errors } } }, async () => ({ conformsTo: CONFORMANCE }))
 
