@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto'
 import { mkdir, readFile } from 'node:fs/promises'
 import { notFound, preconditionFailed, SeedInvalid } from '../errors.js'
+import { ifMatchAllows } from '../etag.js'
 import type { Log } from '../keys/store.js'
 import { validateFeature, type Feature } from './geojson.js'
 import { Journal, readJournal, readSnapshot, type JournalOp, type SnapshotEntry } from './journal.js'
@@ -15,13 +16,6 @@ export interface EmbeddedStoreOptions {
   /** Journal length that triggers a compaction into a new snapshot. */
   compactEvery?: number
   log: Log
-}
-
-/** RFC 9110 §13.1.1: If-Match uses strong comparison; "*" matches any current representation. */
-export function ifMatchAllows (header: string | undefined, etag: string): boolean {
-  if (header === undefined) return true
-  if (header.trim() === '*') return true
-  return header.split(',').some(tag => tag.trim() === etag)
 }
 
 /** Reads a seed FeatureCollection; every feature must be valid and carry an `org` member. */

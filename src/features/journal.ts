@@ -79,6 +79,7 @@ export async function readJournal (dir: string, warn: (msg: string) => void): Pr
   if (!await exists(path)) return []
   const ops: JournalOp[] = []
   let validBytes = 0
+  let lastBytes = 0
   let pendingBad: number | undefined
   let n = 0
   for await (const line of lines(path)) {
@@ -87,9 +88,16 @@ export async function readJournal (dir: string, warn: (msg: string) => void): Pr
     const json = unframe(line)
     if (json === undefined) { pendingBad = n; continue }
     ops.push(JSON.parse(json) as JournalOp)
-    validBytes += Buffer.byteLength(line) + 1
+    lastBytes = Buffer.byteLength(line) + 1
+    validBytes += lastBytes
   }
   const size = (await stat(path)).size
+  if (validBytes > size) {
+    // The last frame checks out but its newline never reached the disk, so its append was never acknowledged;
+    // keeping it would glue the next append onto the same line.
+    ops.pop()
+    validBytes -= lastBytes
+  }
   if (validBytes < size) {
     warn(`journal ${path}: dropped an unacknowledged torn write at its end (${size - validBytes} bytes)`)
     await truncate(path, validBytes)

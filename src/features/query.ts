@@ -40,6 +40,12 @@ function instant (raw: string, end: boolean): number | null {
   const m = RFC3339.exec(raw)
   if (m === null) throw badParameter('datetime', `${JSON.stringify(raw)} is not an RFC 3339 date or date-time, or ".."`)
   const dateOnly = m[4] === undefined
+  // Date.parse rolls impossible dates over (Feb 30 → Mar 2): check the calendar ourselves.
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number]
+  const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate()
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth || (!dateOnly && (h > 23 || mi > 59 || s > 59))) {
+    throw badParameter('datetime', `${JSON.stringify(raw)} is not a valid date`)
+  }
   const ms = Date.parse(dateOnly ? `${raw}T00:00:00Z` : raw)
   if (Number.isNaN(ms)) throw badParameter('datetime', `${JSON.stringify(raw)} is not a valid date`)
   // A date alone covers its whole (UTC) day.

@@ -68,7 +68,10 @@ class Partition {
 
 /** Shapes a stored feature: the org is stamped from the caller's token, never taken from the body. */
 export function storedFeature (org: string, id: string, input: Feature, def: CollectionDef, seq: number): StoredFeature {
-  const properties: Record<string, unknown> = { ...(input.properties ?? {}), org }
+  // Any org in the body is dropped first so the stamped one always sits last: the served JSON (and its ETag)
+  // is then the same whether the feature came from a request, the journal or a compacted snapshot.
+  const { org: _ignored, ...own } = input.properties ?? {}
+  const properties: Record<string, unknown> = { ...own, org }
   const feature: Feature = { type: 'Feature', id, geometry: input.geometry, properties }
   const json = JSON.stringify(feature)
   const bbox = geometryBbox(input.geometry)

@@ -2,19 +2,13 @@
 import type { FastifyInstance } from 'fastify'
 import cors from '@fastify/cors'
 import { serverMetadata } from './metadata.js'
+import { noneMatch } from '../etag.js'
 
 const JwkSchema = {
   type: 'object',
   properties: { kty: { type: 'string' }, n: { type: 'string' }, e: { type: 'string' }, kid: { type: 'string' }, use: { type: 'string' }, alg: { type: 'string' } },
   required: ['kty', 'n', 'e', 'kid', 'use', 'alg']
 } as const
-
-/** RFC 9110 §13.1.2: If-None-Match uses weak comparison and may list several tags or be "*". */
-export function matchesEtag (ifNoneMatch: string | undefined, etag: string): boolean {
-  if (ifNoneMatch === undefined) return false
-  if (ifNoneMatch.trim() === '*') return true
-  return ifNoneMatch.split(',').some(tag => tag.trim().replace(/^W\//, '') === etag)
-}
 
 export default async function wellKnown (app: FastifyInstance, opts: { issuer: string, jwksMaxAgeS: number }) {
   await app.register(cors, { origin: '*', methods: ['GET', 'HEAD'] })
@@ -31,7 +25,7 @@ export default async function wellKnown (app: FastifyInstance, opts: { issuer: s
   }, async (request, reply) => {
     const { body, etag } = app.keys.view.jwks
     reply.header('cache-control', cacheControl).header('etag', etag)
-    if (matchesEtag(request.headers['if-none-match'], etag)) return reply.code(304).send()
+    if (noneMatch(request.headers['if-none-match'], etag)) return reply.code(304).send()
     return reply.type('application/jwk-set+json').serializer(String).send(body)
   })
 
