@@ -9,6 +9,10 @@ export const UnknownKid = createError('APP_KEYS_UNKNOWN_KID', 'no key with kid %
 export const ClientStoreCorrupt = createError('APP_CLIENTS_CORRUPT', 'client store %s is unreadable or corrupt: %s', 500)
 export const ClientInvalid = createError('APP_CLIENTS_INVALID', 'invalid client: %s', 500)
 
+export const JwksUnavailable = createError('APP_JWKS_UNAVAILABLE', 'key set %s is unavailable: %s', 503)
+export const VerifierOptionsInvalid = createError('APP_VERIFIER_OPTIONS', 'geotoken verifier: %s', 500)
+export const TrustedIssuersInvalid = createError('APP_TRUSTED_ISSUERS_INVALID', 'trusted issuers file %s is invalid: %s', 500)
+
 export const FeatureStoreCorrupt = createError('APP_FEATURES_CORRUPT', 'feature store %s is damaged: %s', 500)
 export const SeedInvalid = createError('APP_FEATURES_SEED_INVALID', 'seed file %s is invalid: %s', 500)
 

@@ -82,6 +82,7 @@ export default fp(async function guard (app, opts: GuardOptions) {
     } catch (err) {
       if (err instanceof OAuthError) throw err
       const e = err as { code?: string, message?: string }
+      if (e.code === 'APP_JWKS_UNAVAILABLE') throw err
       const expired = e.code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED'
       throw new OAuthError('invalid_token', expired ? 'token has expired' : 'token is invalid', 401, `${e.code ?? 'error'}: ${e.message ?? ''}`)
     }
@@ -95,6 +96,12 @@ export default fp(async function guard (app, opts: GuardOptions) {
     try {
       request.user = await verify(request)
     } catch (err) {
+      if ((err as { code?: string }).code === 'APP_JWKS_UNAVAILABLE') {
+        // Not the token's fault: the keys to judge it cannot be had. 503 tells the client to retry, not to re-authenticate.
+        request.log.warn({ event: 'token.keys_unavailable', reason: (err as Error).message }, 'verification keys unavailable')
+        return reply.code(503).header('retry-after', '5').type('application/problem+json')
+          .send({ type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'the keys to verify the token are unavailable; retry later' })
+      }
       const oauth = err instanceof OAuthError ? err : new OAuthError('invalid_token', 'token is invalid', 401, String(err))
       request.log.info({ event: 'token.refused', reason: oauth.message, detail: oauth.detail }, 'access token refused')
       return sendChallenge(reply, realm, oauth)

@@ -1,20 +1,11 @@
 // Crash durability of the real process: every 201 answered before a SIGKILL is there, unchanged, after a restart.
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import { serializeClients } from '../../src/clients/registry.js'
 import { clientsFixture, smallSeed } from '../helpers/app.js'
+import { freePort } from '../helpers/net.js'
 
 const server = new URL('../../src/server.ts', import.meta.url).pathname
-
-async function freePort (): Promise<number> {
-  return await new Promise(resolve => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => { resolve(port) })
-    })
-  })
-}
 
 function start (env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', server], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })

@@ -1,0 +1,23 @@
+// Real listening servers for tests where the network matters: free ports and an issuer on one.
+import { createServer } from 'node:net'
+import type { Test } from 'tap'
+import { build, type Built } from './app.js'
+import type { AppDeps } from '../../src/app.js'
+
+export async function freePort (): Promise<number> {
+  return await new Promise(resolve => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number }
+      s.close(() => { resolve(port) })
+    })
+  })
+}
+
+/** The real service listening on loopback, its ISSUER being the URL it is reached at. */
+export async function listenIssuer (t: Pick<Test, 'testdir' | 'teardown'>, env: Record<string, string> = {}, deps: AppDeps = {}): Promise<Built & { base: string }> {
+  const port = await freePort()
+  const base = `http://127.0.0.1:${port}`
+  const built = await build(t, { ISSUER: base, AUDIENCE: `${base}/features`, ...env }, deps)
+  await built.app.listen({ host: '127.0.0.1', port })
+  return { ...built, base }
+}
