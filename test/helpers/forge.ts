@@ -12,3 +12,17 @@ export function hs256 (header: object, payload: object, secret: string | Buffer)
   const input = `${b64(header)}.${b64(payload)}`
   return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`
 }
+
+/** Signs header and payload given as raw JSON text (duplicate keys, odd spacing) exactly as written. */
+export function signRaw (headerJson: string, payloadJson: string, sign: { rsa: KeyObject } | { hmac: string | Buffer }): string {
+  const input = `${b64(headerJson)}.${b64(payloadJson)}`
+  const signature = 'rsa' in sign
+    ? createSign('RSA-SHA256').update(input).sign(sign.rsa)
+    : createHmac('sha256', sign.hmac).update(input).digest()
+  return `${input}.${signature.toString('base64url')}`
+}
+
+/** An unsecured JWS (RFC 7515 alg none), optionally carrying a signature segment anyway. */
+export function unsigned (header: object, payload: object, signature = ''): string {
+  return `${b64(header)}.${b64(payload)}.${signature}`
+}
