@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'f
 import { OAuthError } from '../errors.js'
 import type { AccessTokenClaims } from '../tokens/access-token.js'
 import { checkClaims, checkHeader, fastJwtOptions, type VerificationRules } from './rules.js'
+import { VerifiedTokenCache } from './token-cache.js'
 
 declare module '@fastify/jwt' {
   interface FastifyJWT { user: AccessTokenClaims }
@@ -30,6 +31,8 @@ export interface GuardOptions extends VerificationRules {
   /** Optional revocation check on verified claims (jti deny-list, introspection). */
   isRevoked?: (claims: AccessTokenClaims) => boolean | Promise<boolean>
   clock?: () => number
+  /** How many verified tokens to remember (default 10,000; 0: verify every request in full). */
+  tokenCacheSize?: number
 }
 
 // RFC 6750 §2.1 b64token, after a case-insensitive "Bearer" and one or more spaces.
@@ -59,6 +62,8 @@ export function sendChallenge (reply: FastifyReply, realm: string, err?: OAuthEr
 export default fp(async function guard (app, opts: GuardOptions) {
   const realm = opts.realm ?? 'geotoken'
   const clock = opts.clock ?? Date.now
+  // A client reuses its token for minutes: its signature is checked once, not on every request.
+  const cache = new VerifiedTokenCache(opts.tokenCacheSize ?? 10_000)
   await app.register(fastifyJwt, {
     secret: {
       public: async (_request: FastifyRequest, token: unknown) => {
@@ -75,7 +80,13 @@ export default fp(async function guard (app, opts: GuardOptions) {
   })
 
   async function verify (request: FastifyRequest): Promise<AccessTokenClaims> {
-    if (!BEARER.test(request.headers.authorization as string)) throw new OAuthError('invalid_token', 'Authorization header is not "Bearer <token>"', 401)
+    const token = BEARER.exec(request.headers.authorization as string)?.[1]
+    if (token === undefined) throw new OAuthError('invalid_token', 'Authorization header is not "Bearer <token>"', 401)
+    const cached = await cache.lookup(token, clock(), opts.keys)
+    if (cached !== undefined) {
+      if (opts.isRevoked !== undefined && await opts.isRevoked(cached)) throw new OAuthError('invalid_token', 'token has been revoked', 401)
+      return cached
+    }
     let payload: Record<string, unknown>
     try {
       payload = await request.jwtVerify({ verify: { complete: false } } as never)
@@ -88,6 +99,7 @@ export default fp(async function guard (app, opts: GuardOptions) {
     }
     const claims = checkClaims(payload, opts, clock())
     if (opts.isRevoked !== undefined && await opts.isRevoked(claims)) throw new OAuthError('invalid_token', 'token has been revoked', 401)
+    await cache.remember(token, claims, opts.keys)
     return claims
   }
 
