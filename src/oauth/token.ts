@@ -79,7 +79,8 @@ export default async function tokenRoutes (app: FastifyInstance, opts: TokenRout
     const { client_id: clientId } = (request.body ?? {}) as Partial<TokenBody>
     request.log.info({ event: 'token.refused', error: oauth.error, reason: oauth.message, detail: oauth.detail, client_id: typeof clientId === 'string' ? clientId : undefined }, 'token request refused')
     if (oauth.error === 'invalid_client') reply.header('www-authenticate', 'Basic realm="geotoken", charset="UTF-8"')
-    return reply.code(oauth.statusCode).send({ error: oauth.error, error_description: oauth.message })
+    // RFC 6749 §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E only; a reflected parameter may hold anything.
+    return reply.code(oauth.statusCode).send({ error: oauth.error, error_description: oauth.message.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '?') })
   })
 
   app.post<{ Body: TokenBody }>('/token', {
