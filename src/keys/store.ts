@@ -6,6 +6,7 @@ import { KeyStoreCorrupt, StoreLocked } from '../errors.js'
 import { fileVersion, readIfExists, withLock, writeFileAtomic } from '../atomic-file.js'
 import { newRingKey } from './generate.js'
 import { parseRing, publicJwk, publishedKeys, serializeRing, signingKey, type KeyRing, type RingKey } from './keyring.js'
+import { audit } from '../ops/audit.js'
 
 export const RING_FILE = 'keyring.json'
 export type Log = Pick<BaseLogger, 'info' | 'warn' | 'error'>
@@ -137,11 +138,24 @@ export class KeyStore {
     if (fresh.published !== this.#view.published) this.#swap(this.#view.ring, fresh)
   }
 
+  /** One audit line per change: a rotation, a reload, and each key removed before its retention ended (`--emergency`). */
+  #auditChange (view: KeyView, previous: KeyView): void {
+    const now = this.#opts.clock()
+    for (const gone of previous.ring.keys.filter(k => !view.ring.keys.some(n => n.kid === k.kid))) {
+      // rotate() deletes only retired keys past retention; anything else vanishing is an emergency removal.
+      if (gone.state !== 'retired' || now - (gone.retiredAt ?? now) <= this.#opts.retentionMs) {
+        audit(this.#opts.log, 'keys.emergency', { kid: gone.kid, reason: `${gone.state}_key_removed`, detail: 'removed before its retention ended: tokens it signed no longer verify' })
+      }
+    }
+    const rotated = view.signing.kid !== previous.signing.kid
+    audit(this.#opts.log, rotated ? 'keys.rotated' : 'keys.reloaded', { kid: view.signing.kid, ...(rotated ? { previous_kid: previous.signing.kid } : {}), published: view.published })
+  }
+
   #swap (ring: KeyRing, view = buildView(ring, this.#opts.clock(), this.#opts.retentionMs)): boolean {
     const previous = this.#view
     if (view.jwks.etag === previous.jwks.etag && view.signing.kid === previous.signing.kid) { this.#view = view; return false }
     this.#view = view
-    this.#opts.log.info({ event: 'keys.reloaded', signing: view.signing.kid, published: view.published }, 'key ring changed')
+    this.#auditChange(view, previous)
     for (const listener of this.#listeners) listener(view, previous)
     return true
   }

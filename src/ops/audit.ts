@@ -36,10 +36,14 @@ export interface AuditFields {
   previous_kid?: string | undefined
   published?: string | undefined
   token_type_hint?: string | undefined
+  /** The token's subject (the client id, or the external user for jwt-bearer). */
+  sub?: string | undefined
+  /** Whether a refresh token was issued alongside. */
+  refresh?: boolean | undefined
 }
 
 const ALLOWED: ReadonlySet<string> = new Set<keyof AuditFields>(['client_id', 'org', 'kid', 'reason', 'detail', 'reqId', 'grant_type',
-  'scope', 'jti', 'error', 'ip', 'retry_after_s', 'previous_kid', 'published', 'token_type_hint'])
+  'scope', 'jti', 'error', 'ip', 'retry_after_s', 'previous_kid', 'published', 'token_type_hint', 'sub', 'refresh'])
 
 /** A JWS compact serialization or a PEM block: never logged, even inside an allowed field. */
 const CREDENTIAL = /eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.|-----BEGIN [A-Z ]*PRIVATE KEY-----/

@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'f
 import { OAuthError } from '../errors.js'
 import type { AccessTokenClaims } from '../tokens/access-token.js'
 import { checkClaims, checkHeader, fastJwtOptions, type VerificationRules } from './rules.js'
+import { refusalReason, type RefusalReason } from './refusal.js'
 import { VerifiedTokenCache } from './token-cache.js'
 
 declare module '@fastify/jwt' {
@@ -33,6 +34,8 @@ export interface GuardOptions extends VerificationRules {
   clock?: () => number
   /** How many verified tokens to remember (default 10,000; 0: verify every request in full). */
   tokenCacheSize?: number
+  /** Called once per refused access token (metrics): `reason` is a short label such as `expired` or `unknown_kid`. */
+  onRefused?: (reason: RefusalReason, request: FastifyRequest) => void
 }
 
 // RFC 6750 §2.1 b64token, after a case-insensitive "Bearer" and one or more spaces.
@@ -104,7 +107,7 @@ export default fp(async function guard (app, opts: GuardOptions) {
   }
 
   app.decorate('authenticate', async function authenticate (request: FastifyRequest, reply: FastifyReply) {
-    if (request.headers.authorization === undefined) return sendChallenge(reply, realm)
+    if (request.headers.authorization === undefined) { opts.onRefused?.('missing', request); return sendChallenge(reply, realm) }
     try {
       request.user = await verify(request)
     } catch (err) {
@@ -115,7 +118,9 @@ export default fp(async function guard (app, opts: GuardOptions) {
           .send({ type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'the keys to verify the token are unavailable; retry later' })
       }
       const oauth = err instanceof OAuthError ? err : new OAuthError('invalid_token', 'token is invalid', 401, String(err))
-      request.log.info({ event: 'token.refused', reason: oauth.message, detail: oauth.detail }, 'access token refused')
+      const reason = refusalReason(oauth)
+      opts.onRefused?.(reason, request)
+      request.log.info({ audit: true, event: 'token.refused', reason, error_description: oauth.message, detail: oauth.detail }, 'access token refused')
       return sendChallenge(reply, realm, oauth)
     }
   })

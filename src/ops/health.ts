@@ -1,0 +1,62 @@
+// Owns liveness, readiness and the closing state: GET /health, GET /ready, and 503 for requests that arrive while closing.
+import type { FastifyInstance } from 'fastify'
+
+export interface HealthOptions { retryAfterS: number }
+
+const Problem = {
+  type: 'object',
+  properties: {
+    type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' },
+    checks: { type: 'object', additionalProperties: { type: 'string' } }
+  },
+  required: ['type', 'title', 'status']
+} as const
+
+const SHUTTING_DOWN = 'the server is shutting down; retry on another instance'
+
+type Checks = Record<'keys' | 'clients' | 'features', 'ok' | 'not loaded'>
+
+/** What /ready checks: the key ring, the client registry and the feature store are open. */
+function readiness (app: FastifyInstance): Checks {
+  const loaded = (name: 'keys' | 'clients' | 'features'): 'ok' | 'not loaded' => app.hasDecorator(name) && app[name] !== undefined ? 'ok' : 'not loaded'
+  return { keys: loaded('keys') === 'ok' && app.keys.view.signing !== undefined ? 'ok' : 'not loaded', clients: loaded('clients'), features: loaded('features') }
+}
+
+/** Registered at the root (through the ops plugin) before every other route, so its onRequest hook sees them all. */
+export function addHealth (app: FastifyInstance, opts: HealthOptions): void {
+  let closing = false
+  // Fastify's own return503OnClosing answers text-ish JSON before any hook; we answer problem+json instead, and
+  // tell keep-alive clients to reconnect elsewhere. Requests already in flight are not affected: they finish.
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return
+    return reply.code(503).header('connection', 'close').header('retry-after', String(opts.retryAfterS))
+      .type('application/problem+json')
+      // `error`/`error_description` too: the token endpoint's response schema keeps only those (RFC 6749 shape).
+      .send({ type: 'about:blank', title: 'Service Unavailable', status: 503, detail: SHUTTING_DOWN, error: 'temporarily_unavailable', error_description: SHUTTING_DOWN })
+  })
+
+  app.get('/health', {
+    // Liveness stays 200 under overload: restarting a busy process would only make it worse.
+    config: { pressureHandler: () => undefined },
+    schema: {
+      summary: 'liveness: the process answers',
+      response: { 200: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] } }, required: ['status'] } }
+    }
+  }, async () => ({ status: 'ok' as const }))
+
+  app.get('/ready', {
+    schema: {
+      summary: 'readiness: keys loaded, client registry and feature store open, not shutting down or overloaded',
+      response: {
+        200: { type: 'object', properties: { status: { type: 'string', enum: ['ready'] }, checks: { type: 'object', additionalProperties: { type: 'string' } } }, required: ['status', 'checks'] },
+        503: { description: 'not ready (RFC 9457 problem)', ...Problem }
+      }
+    }
+  }, async (_request, reply) => {
+    const checks = readiness(app)
+    if (Object.values(checks).every(c => c === 'ok')) return { status: 'ready' as const, checks }
+    return reply.code(503).header('retry-after', String(opts.retryAfterS)).type('application/problem+json')
+      .send({ type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'not ready', checks })
+  })
+}

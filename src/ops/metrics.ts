@@ -1,0 +1,84 @@
+// Owns the Prometheus instruments: one prom-client Registry per app (never the global one), no Fastify here.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { KeyRing } from '../keys/keyring.js'
+
+export interface Metrics {
+  readonly registry: Registry
+  /** Seconds from request start to response end, by route pattern (never the raw URL), method and status. */
+  readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>
+  readonly tokensIssued: Counter<'grant_type' | 'org'>
+  /** Access tokens a guard refused, by machine reason (`expired`, `bad_signature`, `unknown_kid`…). */
+  readonly verificationFailures: Counter<'reason'>
+  readonly tokenRequestsLimited: Counter<'limit'>
+  readonly clientLockouts: Counter
+  /** Answered (2xx/304) feature reads and writes: the collection exists, so the label set stays small. */
+  readonly featureQueries: Counter<'collection'>
+  readonly featureWrites: Counter<'collection' | 'operation'>
+}
+
+const WRITE_OPERATIONS: Readonly<Record<string, string>> = { POST: 'create', PUT: 'replace', PATCH: 'update', DELETE: 'delete' }
+
+/**
+ * Builds the instruments. `ring` is read at scrape time for the key gauges (undefined before the key store opens).
+ * Default process metrics are included: several apps in one test process each get their own registry.
+ */
+export function createMetrics (ring: () => KeyRing | undefined, clock: () => number = Date.now): Metrics {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const registers = [registry]
+  const keyAge = new Gauge({
+    name: 'geotoken_key_age_seconds',
+    help: 'Seconds since each key of the ring was generated (published), by kid and state',
+    labelNames: ['kid', 'state'] as const,
+    registers,
+    collect () {
+      this.reset()
+      const now = clock()
+      for (const k of ring()?.keys ?? []) this.set({ kid: k.kid, state: k.state }, (now - k.createdAt) / 1000)
+    }
+  })
+  const keys = new Gauge({
+    name: 'geotoken_keys',
+    help: 'Keys in the ring by state (exactly one current; at most one next)',
+    labelNames: ['state'] as const,
+    registers,
+    collect () {
+      const ringNow = ring()
+      for (const state of ['next', 'current', 'retired'] as const) this.set({ state }, ringNow?.keys.filter(k => k.state === state).length ?? 0)
+    }
+  })
+  const signingAge = new Gauge({
+    name: 'geotoken_signing_key_active_seconds',
+    help: 'Seconds since the current key started signing: alert when rotation stops happening',
+    registers,
+    collect () {
+      const current = ring()?.keys.find(k => k.state === 'current')
+      if (current !== undefined) this.set((clock() - (current.activatedAt ?? current.createdAt)) / 1000)
+    }
+  })
+  void keyAge; void keys; void signingAge
+  return {
+    registry,
+    httpDuration: new Histogram({
+      name: 'geotoken_http_request_duration_seconds',
+      help: 'HTTP request duration by route pattern, method and status code',
+      labelNames: ['method', 'route', 'status_code'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers
+    }),
+    tokensIssued: new Counter({ name: 'geotoken_tokens_issued_total', help: 'Access tokens issued by grant type and organization', labelNames: ['grant_type', 'org'] as const, registers }),
+    verificationFailures: new Counter({ name: 'geotoken_token_verification_failures_total', help: 'Access tokens refused by the guard, by reason', labelNames: ['reason'] as const, registers }),
+    tokenRequestsLimited: new Counter({ name: 'geotoken_token_requests_limited_total', help: 'Token endpoint requests refused with 429, by limit (ip, client, lockout)', labelNames: ['limit'] as const, registers }),
+    clientLockouts: new Counter({ name: 'geotoken_client_lockouts_total', help: 'Times a client id was locked out after repeated failed authentication', registers }),
+    featureQueries: new Counter({ name: 'geotoken_feature_queries_total', help: 'Answered feature reads (items, item) by collection', labelNames: ['collection'] as const, registers }),
+    featureWrites: new Counter({ name: 'geotoken_feature_writes_total', help: 'Answered feature writes by collection and operation', labelNames: ['collection', 'operation'] as const, registers })
+  }
+}
+
+/** Counts one answered feature request; refused ones (4xx/5xx) are visible in the HTTP histogram instead. */
+export function countFeatureRequest (metrics: Metrics, method: string, collection: string | undefined, status: number): void {
+  if (collection === undefined || status >= 400) return
+  const operation = WRITE_OPERATIONS[method]
+  if (operation !== undefined) metrics.featureWrites.inc({ collection, operation })
+  else if (method === 'GET' || method === 'HEAD') metrics.featureQueries.inc({ collection })
+}
