@@ -6,9 +6,10 @@ import { addClient, disableClient } from '../src/clients/registry.js'
 import { loadClients, updateClients } from '../src/clients/store.js'
 
 const USAGE = `usage:
-  npm run add-client -- --org ORG --scopes "features:read features:write" [--json]
+  npm run add-client -- --org ORG --scopes "features:read features:write" [--grants "client_credentials"] [--json]
   npm run clients -- list [--json]
   npm run clients -- disable CLIENT_ID
+Grant types: client_credentials (default), urn:ietf:params:oauth:grant-type:jwt-bearer, refresh_token.
 Reads DATA_DIR from the environment. The secret is printed once and stored only as a hash.`
 
 export interface Io { out: (line: string) => void, err: (line: string) => void, now: () => Date }
@@ -16,7 +17,7 @@ export interface Io { out: (line: string) => void, err: (line: string) => void, 
 export async function clientsCli (argv: string[], env: Record<string, string | undefined>, io: Io): Promise<number> {
   let parsed
   try {
-    parsed = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { org: { type: 'string' }, scopes: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } } })
+    parsed = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { org: { type: 'string' }, scopes: { type: 'string' }, grants: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } } })
   } catch (err) {
     io.err(`clients: ${(err as Error).message}\n${USAGE}`)
     return 2
@@ -29,10 +30,11 @@ export async function clientsCli (argv: string[], env: Record<string, string | u
   if (command === 'add') {
     if (values.org === undefined || values.scopes === undefined) { io.err(`clients: add needs --org and --scopes\n${USAGE}`); return 2 }
     const scopes = values.scopes.split(/\s+/).filter(s => s !== '')
+    const grantTypes = values.grants?.split(/\s+/).filter(s => s !== '')
     let added
     try {
       added = await updateClients(dir, file => {
-        const result = addClient(file, { org: values.org as string, scopes, now: io.now() })
+        const result = addClient(file, { org: values.org as string, scopes, grantTypes, now: io.now() })
         return { file: result.file, result }
       })
     } catch (err) {
@@ -42,7 +44,7 @@ export async function clientsCli (argv: string[], env: Record<string, string | u
     if (values.json === true) {
       io.out(JSON.stringify({ client_id: added.client.client_id, client_secret: added.secret }))
     } else {
-      io.out(`client_id:     ${added.client.client_id}\nclient_secret: ${added.secret}\norg:           ${added.client.org}\nscopes:        ${added.client.scopes.join(' ')}\n` +
+      io.out(`client_id:     ${added.client.client_id}\nclient_secret: ${added.secret}\norg:           ${added.client.org}\nscopes:        ${added.client.scopes.join(' ')}\ngrants:        ${added.client.grant_types.join(' ')}\n` +
         'The secret is shown only now; it is stored as a hash.')
     }
     return 0
@@ -51,7 +53,7 @@ export async function clientsCli (argv: string[], env: Record<string, string | u
     const file = await loadClients(dir)
     const clients = (file?.clients ?? []).map(({ secret_hash: _, ...c }) => c)
     if (values.json === true) io.out(JSON.stringify(clients))
-    else for (const c of clients) io.out(`${c.client_id}  org=${c.org}  scopes=${c.scopes.join(',')}  ${c.disabled_at === undefined ? 'enabled' : `disabled ${c.disabled_at}`}`)
+    else for (const c of clients) io.out(`${c.client_id}  org=${c.org}  scopes=${c.scopes.join(',')}  grants=${c.grant_types.join(',')}  ${c.disabled_at === undefined ? 'enabled' : `disabled ${c.disabled_at}`}`)
     return 0
   }
   if (command === 'disable' && arg !== undefined) {

@@ -6,7 +6,10 @@ import { loggerOptions } from './logger.js'
 import keyStore from './keys/plugin.js'
 import clientStore from './clients/plugin.js'
 import oauth from './oauth/plugin.js'
+import tokenState from './tokens/plugin.js'
+import { loadTrustedIssuers } from './federation/trusted-issuers.js'
 import swagger from '@fastify/swagger'
+import ops from './ops/plugin.js'
 import featureApi, { featureStore } from './features/plugin.js'
 import { join } from 'node:path'
 import type { VerificationRules } from './verifier/rules.js'
@@ -26,8 +29,10 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   const clock = deps.clock ?? Date.now
   const app = Fastify({
     logger: loggerOptions(config.LOG_LEVEL, deps.logStream),
-    trustProxy: false,
-    return503OnClosing: true,
+    // Only listed proxies may set the client IP (X-Forwarded-For): it keys the per-IP rate limit.
+    trustProxy: config.TRUST_PROXY === '' ? false : config.TRUST_PROXY,
+    // The ops plugin answers requests that arrive while closing, as problem+json (src/ops/health.ts).
+    return503OnClosing: false,
     requestIdHeader: false,
     allowErrorHandlerOverride: false
   })
@@ -40,15 +45,28 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } }
     }
   })
+  // Security headers, closing/overload 503s, metrics, /health, /ready, /docs: before every other route and hook.
+  await app.register(ops, {
+    metricsToken: config.METRICS_TOKEN, issuer: config.ISSUER, clock,
+    overload: { maxEventLoopDelayMs: config.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, maxHeapUsedMb: config.OVERLOAD_MAX_HEAP_USED_MB, retryAfterS: config.OVERLOAD_RETRY_AFTER_S }
+  })
   await app.register(keyStore, {
     dir: config.KEYS_DIR, keySize: config.KEY_SIZE, retentionMs: retentionMs(config), pollMs: config.RELOAD_INTERVAL_MS, clock
   })
   await app.register(clientStore, { dir: config.DATA_DIR, pollMs: config.RELOAD_INTERVAL_MS })
+  await app.register(tokenState, { clock, idleS: config.REFRESH_TOKEN_IDLE_S, absoluteS: config.REFRESH_TOKEN_ABSOLUTE_S })
   await app.register(oauth, {
-    issuer: config.ISSUER, audience: config.AUDIENCE, ttlS: config.ACCESS_TOKEN_TTL_S, clock, jwksMaxAgeS: config.JWKS_MAX_AGE_S
+    rules: verificationRules(config), ttlS: config.ACCESS_TOKEN_TTL_S, clock, jwksMaxAgeS: config.JWKS_MAX_AGE_S,
+    trustedIssuers: await loadTrustedIssuers(config.TRUSTED_ISSUERS_FILE),
+    limits: {
+      perIp: config.TOKEN_RATE_PER_IP, perClient: config.TOKEN_RATE_PER_CLIENT, windowMs: config.TOKEN_RATE_WINDOW_S * 1000, clock,
+      lockout: { after: config.AUTH_LOCKOUT_AFTER, baseMs: config.AUTH_LOCKOUT_BASE_S * 1000, maxMs: config.AUTH_LOCKOUT_MAX_S * 1000 }
+    }
   })
   await app.register(featureStore, { dir: join(config.DATA_DIR, 'features'), seedFile: config.SEED_FILE })
-  await app.register(featureApi, { prefix: '/features', rules: verificationRules(config), base: `${config.ISSUER}/features` })
-  app.get('/health', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }))
+  await app.register(featureApi, {
+    prefix: '/features', rules: verificationRules(config), base: `${config.ISSUER}/features`,
+    corsOrigins: config.CORS_ORIGINS === '' ? [] : config.CORS_ORIGINS.split(',').map(o => o.trim())
+  })
   return app
 }

@@ -16,8 +16,24 @@ export const ConfigSchema = Type.Object({
   CLOCK_TOLERANCE_S: Type.Integer({ minimum: 0, maximum: 300, default: 30, description: 'allowed clock skew on exp/nbf/iat (s)' }),
   JWKS_MAX_AGE_S: Type.Integer({ minimum: 0, maximum: 86400, default: 300, description: 'Cache-Control max-age of the JWKS (s); a next key is published this long (+ tolerance) before it signs' }),
   RELOAD_INTERVAL_MS: Type.Integer({ minimum: 100, maximum: 5000, default: 1000, description: 'how often keyring.json and clients.json are checked for changes (ms)' }),
+  TRUSTED_ISSUERS_FILE: Type.String({ default: '', description: 'JSON file of external identity providers whose assertions the jwt-bearer grant accepts ("" for none); see README' }),
+  REFRESH_TOKEN_IDLE_S: Type.Integer({ minimum: 60, maximum: 31536000, default: 86400, description: 'a refresh token unused this long expires (s)' }),
+  REFRESH_TOKEN_ABSOLUTE_S: Type.Integer({ minimum: 60, maximum: 31536000, default: 2592000, description: 'no refresh token outlives its first grant by more than this (s)' }),
   DEMO_CLIENTS: Type.Boolean({ default: true, description: 'on first start, create demo orgs acme and globex with one client each' }),
-  LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'pino log level' })
+  LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'pino log level' }),
+  TRUST_PROXY: Type.String({ default: '', pattern: '^((loopback|linklocal|uniquelocal|[0-9A-Fa-f.:]+(/[0-9]{1,3})?)( *, *(loopback|linklocal|uniquelocal|[0-9A-Fa-f.:]+(/[0-9]{1,3})?))*)?$', description: 'addresses or CIDRs of the reverse proxies whose X-Forwarded-For is believed, comma-separated (also loopback, linklocal, uniquelocal); "" trusts none, so the client IP is the TCP peer' }),
+  CORS_ORIGINS: Type.String({ default: '', pattern: '^(https?://[^\\s,/]+( *, *https?://[^\\s,/]+)*)?$', description: 'browser origins allowed to call the feature API, comma-separated (e.g. https://map.example.com); "" allows none. JWKS and metadata are readable from any origin' }),
+  METRICS_TOKEN: Type.String({ default: '', pattern: '^([!-~]{16,})?$', description: 'bearer token Prometheus presents at GET /metrics (16+ visible ASCII characters); "" disables /metrics (404)' }),
+  TOKEN_RATE_PER_IP: Type.Integer({ minimum: 1, maximum: 1000000, default: 300, description: 'POST /oauth/token requests allowed per client IP per TOKEN_RATE_WINDOW_S; then 429' }),
+  TOKEN_RATE_PER_CLIENT: Type.Integer({ minimum: 1, maximum: 1000000, default: 60, description: 'POST /oauth/token requests allowed per presented client_id per TOKEN_RATE_WINDOW_S; then 429' }),
+  TOKEN_RATE_WINDOW_S: Type.Integer({ minimum: 1, maximum: 86400, default: 60, description: 'window of the token endpoint rate limits (s)' }),
+  AUTH_LOCKOUT_AFTER: Type.Integer({ minimum: 1, maximum: 1000, default: 5, description: 'consecutive failed client authentications before that client_id is locked out' }),
+  AUTH_LOCKOUT_BASE_S: Type.Integer({ minimum: 1, maximum: 3600, default: 1, description: 'first lockout (s); it doubles with every further failure' }),
+  AUTH_LOCKOUT_MAX_S: Type.Integer({ minimum: 1, maximum: 86400, default: 300, description: 'longest lockout (s)' }),
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 1000, description: 'answer 503 while the mean event-loop delay exceeds this (ms); 0 = off' }),
+  OVERLOAD_MAX_HEAP_USED_MB: Type.Integer({ minimum: 0, maximum: 1048576, default: 0, description: 'answer 503 while the V8 heap in use exceeds this (MiB); 0 = off' }),
+  OVERLOAD_RETRY_AFTER_S: Type.Integer({ minimum: 1, maximum: 3600, default: 10, description: 'Retry-After of overload and shutdown 503 answers (s)' }),
+  SHUTDOWN_TIMEOUT_S: Type.Integer({ minimum: 1, maximum: 3600, default: 25, description: 'on SIGTERM/SIGINT, how long in-flight requests may take before the process exits 1 anyway (s)' })
 })
 
 type RawConfig = Static<typeof ConfigSchema>

@@ -40,6 +40,7 @@ export const preconditionFailed = (): Problem => new Problem(412, 'Precondition 
 /** RFC 6749 §5.2 and RFC 6750 §3.1 error codes. */
 export type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client'
   | 'unsupported_grant_type' | 'invalid_scope' | 'invalid_token' | 'insufficient_scope'
+  | 'temporarily_unavailable' | 'unsupported_token_type'
 
 /**
  * A protocol error. `message` is the public error_description; `detail` goes to logs only,

@@ -3,8 +3,10 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
 
-export const KNOWN_SCOPES = ['features:read', 'features:write'] as const
-export const GRANT_TYPES = ['client_credentials'] as const
+/** `tokens:introspect` lets a resource server introspect tokens issued to other clients (RFC 7662 §4). */
+export const KNOWN_SCOPES = ['features:read', 'features:write', 'tokens:introspect'] as const
+export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
+export const GRANT_TYPES = ['client_credentials', JWT_BEARER, 'refresh_token'] as const
 export const ORG_PATTERN = '^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$'
 
 const ClientSchema = Type.Object({
@@ -49,7 +51,7 @@ export function serializeClients (file: ClientsFile): string {
   return JSON.stringify(file, null, 2) + '\n'
 }
 
-export interface NewClient { org: string, scopes: readonly string[], now: Date }
+export interface NewClient { org: string, scopes: readonly string[], grantTypes?: readonly string[], now: Date }
 
 /** Adds a client (and its organization on first use); the secret is returned once and stored only as a hash. */
 export function addClient (file: ClientsFile, input: NewClient): { file: ClientsFile, client: Client, secret: string } {
@@ -57,12 +59,16 @@ export function addClient (file: ClientsFile, input: NewClient): { file: Clients
   const unknown = input.scopes.filter(s => !(KNOWN_SCOPES as readonly string[]).includes(s))
   if (unknown.length > 0) throw new Error(`unknown scope ${JSON.stringify(unknown[0])}; known: ${KNOWN_SCOPES.join(' ')}`)
   if (input.scopes.length === 0) throw new Error('a client needs at least one scope')
+  const grants = input.grantTypes ?? ['client_credentials']
+  const badGrant = grants.find(g => !(GRANT_TYPES as readonly string[]).includes(g))
+  if (badGrant !== undefined) throw new Error(`unknown grant type ${JSON.stringify(badGrant)}; known: ${GRANT_TYPES.join(' ')}`)
+  if (grants.length === 0) throw new Error('a client needs at least one grant type')
   const secret = randomBytes(32).toString('base64url')
   const client: Client = {
     client_id: `${input.org}-${randomBytes(8).toString('hex')}`,
     org: input.org,
     scopes: [...new Set(input.scopes)] as Scope[],
-    grant_types: ['client_credentials'],
+    grant_types: [...new Set(grants)] as Client['grant_types'],
     secret_hash: hashSecret(secret),
     created_at: input.now.toISOString()
   }

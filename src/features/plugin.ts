@@ -8,6 +8,8 @@ import type { FeatureStore } from './store.js'
 import { problemHandler, sendProblem } from './problem.js'
 import { notFound } from '../errors.js'
 import featureRoutes from './routes.js'
+import cors from '@fastify/cors'
+import { countFeatureRequest } from '../ops/metrics.js'
 
 declare module 'fastify' {
   interface FastifyInstance { features: FeatureStore }
@@ -20,7 +22,12 @@ export const featureStore = fp(async function featureStorePlugin (app, opts: Omi
   app.addHook('onClose', async () => { await store.close() })
 }, { name: 'geotoken-feature-store', fastify: '5.x' })
 
-export interface FeatureApiOptions { rules: VerificationRules, base: string }
+export interface FeatureApiOptions {
+  rules: VerificationRules
+  base: string
+  /** Browser origins allowed to call the API (CORS_ORIGINS); none registers no CORS at all. */
+  corsOrigins?: readonly string[]
+}
 
 export default async function featureApi (app: FastifyInstance, opts: FeatureApiOptions) {
   app.setErrorHandler(problemHandler)
@@ -29,7 +36,24 @@ export default async function featureApi (app: FastifyInstance, opts: FeatureApi
   app.removeAllContentTypeParsers()
   app.addContentTypeParser(['application/json', 'application/geo+json', 'application/merge-patch+json'],
     { parseAs: 'string', bodyLimit: 1 << 20 }, app.getDefaultJsonParser('error', 'error'))
-  await app.register(guard, { ...opts.rules, keys: app.keys })
+  await app.register(guard, {
+    ...opts.rules, keys: app.keys, isRevoked: async claims => await app.tokenState.revoked.has(claims.jti),
+    onRefused: reason => { app.metrics.verificationFailures.inc({ reason }) }
+  })
+  if (opts.corsOrigins !== undefined && opts.corsOrigins.length > 0) {
+    // Before the guard's hook: a preflight carries no token and is answered by @fastify/cors in its own onRequest hook.
+    await app.register(cors, {
+      origin: [...opts.corsOrigins],
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match'],
+      exposedHeaders: ['ETag', 'Location', 'WWW-Authenticate'],
+      maxAge: 600
+    })
+  }
   app.addHook('onRequest', app.authenticate)
+  // Feature reads and writes by collection (metrics): counted once answered.
+  app.addHook('onResponse', async (request, reply) => {
+    countFeatureRequest(app.metrics, request.method, (request.params as { collectionId?: string } | undefined)?.collectionId, reply.statusCode)
+  })
   await app.register(featureRoutes, { store: app.features, base: opts.base })
 }

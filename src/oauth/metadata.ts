@@ -1,23 +1,33 @@
 // Owns the RFC 8414 authorization server metadata document.
-import { KNOWN_SCOPES, GRANT_TYPES } from '../clients/registry.js'
+import { KNOWN_SCOPES } from '../clients/registry.js'
 
 export interface ServerMetadata {
   issuer: string
   token_endpoint: string
   jwks_uri: string
+  revocation_endpoint: string
+  introspection_endpoint: string
   grant_types_supported: string[]
   token_endpoint_auth_methods_supported: string[]
+  revocation_endpoint_auth_methods_supported: string[]
+  introspection_endpoint_auth_methods_supported: string[]
   scopes_supported: string[]
   response_types_supported: string[]
 }
 
-export function serverMetadata (issuer: string): ServerMetadata {
+const AUTH_METHODS = ['client_secret_basic', 'client_secret_post']
+
+export function serverMetadata (issuer: string, grantTypes: readonly string[]): ServerMetadata {
   return {
     issuer,
     token_endpoint: `${issuer}/oauth/token`,
     jwks_uri: `${issuer}/.well-known/jwks.json`,
-    grant_types_supported: [...GRANT_TYPES],
-    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    revocation_endpoint: `${issuer}/oauth/revoke`,
+    introspection_endpoint: `${issuer}/oauth/introspect`,
+    grant_types_supported: [...grantTypes],
+    token_endpoint_auth_methods_supported: AUTH_METHODS,
+    revocation_endpoint_auth_methods_supported: AUTH_METHODS,
+    introspection_endpoint_auth_methods_supported: AUTH_METHODS,
     scopes_supported: [...KNOWN_SCOPES],
     // No authorization endpoint: only grants without a browser redirect.
     response_types_supported: []

@@ -1,11 +1,47 @@
-// The authorization server: discovery and JWKS under /.well-known, the token endpoint under /oauth.
+// The authorization server: discovery and JWKS under /.well-known; token, revocation and introspection under /oauth.
 import type { FastifyInstance } from 'fastify'
+import type { TrustedIssuer } from '../federation/trusted-issuers.js'
+import type { VerificationRules } from '../verifier/rules.js'
+import { createTokenVerifier } from '../verifier/verify.js'
+import { clientCredentials } from './grants/client-credentials.js'
+import { jwtBearer } from './grants/jwt-bearer.js'
+import { refreshToken } from './grants/refresh-token.js'
 import wellKnown from './well-known.js'
-import tokenRoutes, { type TokenRouteOptions } from './token.js'
+import tokenRoutes from './token.js'
+import type { TokenLimitOptions } from '../ops/token-limits.js'
 
-export interface OAuthOptions extends TokenRouteOptions { jwksMaxAgeS: number }
+export interface OAuthOptions {
+  rules: VerificationRules
+  ttlS: number
+  clock: () => number
+  jwksMaxAgeS: number
+  /** External IdPs for the jwt-bearer grant; none turns the grant off. */
+  trustedIssuers: readonly TrustedIssuer[]
+  /** Rate limits and lockout on /oauth/* (src/ops/token-limits.ts). */
+  limits?: TokenLimitOptions
+}
 
 export default async function oauth (app: FastifyInstance, opts: OAuthOptions) {
-  await app.register(wellKnown, { prefix: '/.well-known', issuer: opts.issuer, jwksMaxAgeS: opts.jwksMaxAgeS })
-  await app.register(tokenRoutes, { prefix: '/oauth', ...opts })
+  const { issuer, audience, clockToleranceS } = opts.rules
+  const state = app.tokenState
+  const grants = [
+    clientCredentials,
+    ...(opts.trustedIssuers.length === 0
+      ? []
+      : [jwtBearer({ issuers: opts.trustedIssuers, issuer, tokenEndpoint: `${issuer}/oauth/token`, clockToleranceS, usedAssertions: state.usedAssertions, clock: opts.clock })]),
+    refreshToken({ refreshTokens: state.refreshTokens, revoked: state.revoked, log: app.log })
+  ]
+  await app.register(wellKnown, { prefix: '/.well-known', issuer, jwksMaxAgeS: opts.jwksMaxAgeS, grantTypes: grants.map(g => g.grantType) })
+  await app.register(tokenRoutes, {
+    prefix: '/oauth',
+    issuer,
+    audience,
+    ttlS: opts.ttlS,
+    clockToleranceS,
+    clock: opts.clock,
+    grants,
+    refreshTokens: state.refreshTokens,
+    verifyAccessToken: createTokenVerifier(opts.rules, app.keys, opts.clock),
+    ...(opts.limits !== undefined ? { limits: opts.limits } : {})
+  })
 }

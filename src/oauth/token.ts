@@ -3,12 +3,32 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import formbody from '@fastify/formbody'
 import { OAuthError } from '../errors.js'
 import { accessTokenClaims, signAccessToken } from '../tokens/access-token.js'
+import type { RefreshTokens } from '../tokens/refresh-tokens.js'
 import { authenticateClient, presentedCredentials } from './client-auth.js'
-import { checkGrantAllowed, grantedScope } from './grants/client-credentials.js'
+import { checkGrantAllowed } from './grants/client-credentials.js'
+import type { Grant, TokenParams } from './grants/grant.js'
+import introspectRoute from './introspect.js'
+import revokeRoute from './revoke.js'
+import type { TokenVerifier } from '../verifier/verify.js'
+import tokenLimits, { presentedClientId, type TokenLimitOptions } from '../ops/token-limits.js'
+import { audit } from '../ops/audit.js'
 
-export interface TokenRouteOptions { issuer: string, audience: string, ttlS: number, clock: () => number }
+export interface TokenRouteOptions {
+  issuer: string
+  audience: string
+  ttlS: number
+  /** Revoked tokens stay denied this long past exp, as long as verifiers still accept them. */
+  clockToleranceS: number
+  clock: () => number
+  grants: readonly Grant[]
+  refreshTokens: RefreshTokens
+  /** Verifies our own access tokens for revocation and introspection. */
+  verifyAccessToken: TokenVerifier
+  /** Per-IP and per-client rate limits and the failed-authentication lockout for this scope (src/ops/token-limits.ts). */
+  limits?: TokenLimitOptions
+}
 
-interface TokenBody { grant_type: string, scope?: string, client_id?: string, client_secret?: string }
+interface TokenBody extends TokenParams { client_id?: string, client_secret?: string }
 
 const TokenBodySchema = {
   type: 'object',
@@ -16,7 +36,9 @@ const TokenBodySchema = {
     grant_type: { type: 'string', minLength: 1, maxLength: 256 },
     scope: { type: 'string', maxLength: 1024 },
     client_id: { type: 'string', minLength: 1, maxLength: 256 },
-    client_secret: { type: 'string', minLength: 1, maxLength: 512 }
+    client_secret: { type: 'string', minLength: 1, maxLength: 512 },
+    assertion: { type: 'string', minLength: 1, maxLength: 16384 },
+    refresh_token: { type: 'string', minLength: 1, maxLength: 512 }
   },
   required: ['grant_type']
 } as const
@@ -27,12 +49,13 @@ const TokenResponseSchema = {
     access_token: { type: 'string' },
     token_type: { type: 'string' },
     expires_in: { type: 'integer' },
-    scope: { type: 'string' }
+    scope: { type: 'string' },
+    refresh_token: { type: 'string' }
   },
   required: ['access_token', 'token_type', 'expires_in', 'scope']
 } as const
 
-const OAuthErrorSchema = {
+export const OAuthErrorSchema = {
   type: 'object',
   properties: { error: { type: 'string' }, error_description: { type: 'string' } },
   required: ['error']
@@ -59,12 +82,12 @@ export function toOAuthError (err: FastifyError | OAuthError): OAuthError {
   throw err
 }
 
-const GRANTS = new Set(['client_credentials'])
-
 export default async function tokenRoutes (app: FastifyInstance, opts: TokenRouteOptions) {
+  const grants = new Map(opts.grants.map(g => [g.grantType, g]))
   // RFC 6749 §3.2: form parameters only, so no other body parser exists in this scope.
   app.removeAllContentTypeParsers()
   await app.register(formbody, { bodyLimit: 8192 })
+  if (opts.limits !== undefined) await app.register(tokenLimits, opts.limits)
 
   app.addHook('onSend', async (_request, reply) => {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
@@ -76,8 +99,11 @@ export default async function tokenRoutes (app: FastifyInstance, opts: TokenRout
       request.log.error({ err: error }, 'token endpoint failed')
       return reply.code(500).send({ error: 'server_error', error_description: 'the server could not issue a token' })
     }
-    const { client_id: clientId } = (request.body ?? {}) as Partial<TokenBody>
-    request.log.info({ event: 'token.refused', error: oauth.error, reason: oauth.message, detail: oauth.detail, client_id: typeof clientId === 'string' ? clientId : undefined }, 'token request refused')
+    const { client_id: bodyClientId } = (request.body ?? {}) as Partial<TokenBody>
+    audit(request.log, oauth.error === 'invalid_client' ? 'client.auth_failed' : 'token.refused', {
+      error: oauth.error, reason: oauth.error, detail: oauth.detail ?? oauth.message,
+      client_id: presentedClientId(request) ?? (typeof bodyClientId === 'string' ? bodyClientId : undefined)
+    })
     if (oauth.error === 'invalid_client') reply.header('www-authenticate', 'Basic realm="geotoken", charset="UTF-8"')
     // RFC 6749 §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E only; a reflected parameter may hold anything.
     return reply.code(oauth.statusCode).send({ error: oauth.error, error_description: oauth.message.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '?') })
@@ -86,22 +112,37 @@ export default async function tokenRoutes (app: FastifyInstance, opts: TokenRout
   app.post<{ Body: TokenBody }>('/token', {
     bodyLimit: 8192,
     schema: {
+      consumes: ['application/x-www-form-urlencoded'], // for the OpenAPI document (RFC 6749 §3.2)
       body: TokenBodySchema,
       response: { 200: TokenResponseSchema, '4xx': OAuthErrorSchema, '5xx': OAuthErrorSchema }
     }
   }, async (request) => {
     const body = request.body
-    if (!GRANTS.has(body.grant_type)) throw new OAuthError('unsupported_grant_type', `grant_type ${body.grant_type} is not supported; use client_credentials`)
+    const grant = grants.get(body.grant_type)
+    if (grant === undefined) throw new OAuthError('unsupported_grant_type', `grant_type ${body.grant_type} is not supported; use one of ${[...grants.keys()].join(', ')}`)
     const client = authenticateClient(app.clients.directory, presentedCredentials(request.headers.authorization, body))
     checkGrantAllowed(client, body.grant_type)
-    const scope = grantedScope(client, body.scope)
+    const now = opts.clock()
+    const granted = await grant.handle(client, body, now)
     const key = app.keys.view.signing
     const claims = accessTokenClaims({
-      issuer: opts.issuer, audience: opts.audience, subject: client.client_id, clientId: client.client_id,
-      org: client.org, scope, ttlS: opts.ttlS, now: opts.clock()
+      issuer: opts.issuer, audience: opts.audience, subject: granted.subject, clientId: client.client_id,
+      org: granted.org, scope: granted.scope, ttlS: opts.ttlS, now
     })
     const accessToken = await signAccessToken(key, claims)
-    request.log.info({ event: 'token.issued', grant_type: body.grant_type, client_id: client.client_id, org: client.org, kid: key.kid, scope, jti: claims.jti }, 'access token issued')
-    return { access_token: accessToken, token_type: 'Bearer', expires_in: opts.ttlS, scope }
+    let refreshToken: string | undefined
+    if (granted.refresh !== undefined) {
+      const minted = await opts.refreshTokens.issue({ clientId: client.client_id, org: granted.org, subject: granted.subject, scope: granted.refresh.scope }, now, granted.refresh.family)
+      refreshToken = minted.token
+      // Remembered so revoking the family (or a detected reuse) also denies the access tokens it produced.
+      await opts.refreshTokens.recordAccessToken(minted.familyId, claims.jti, (claims.exp + opts.clockToleranceS) * 1000)
+    }
+    audit(request.log, 'token.issued', { grant_type: body.grant_type, client_id: client.client_id, org: granted.org, sub: granted.subject, kid: key.kid, scope: granted.scope, jti: claims.jti, refresh: refreshToken !== undefined })
+    app.metrics.tokensIssued.inc({ grant_type: body.grant_type, org: granted.org })
+    return { access_token: accessToken, token_type: 'Bearer', expires_in: opts.ttlS, scope: granted.scope, ...(refreshToken === undefined ? {} : { refresh_token: refreshToken }) }
   })
+
+  // Children inherit this scope's form parser, limits and error handler; the scope's own prefix is not repeated.
+  await app.register(revokeRoute, { ...opts, prefix: '' })
+  await app.register(introspectRoute, { ...opts, prefix: '' })
 }

@@ -10,7 +10,7 @@ const JwkSchema = {
   required: ['kty', 'n', 'e', 'kid', 'use', 'alg']
 } as const
 
-export default async function wellKnown (app: FastifyInstance, opts: { issuer: string, jwksMaxAgeS: number }) {
+export default async function wellKnown (app: FastifyInstance, opts: { issuer: string, jwksMaxAgeS: number, grantTypes: readonly string[] }) {
   await app.register(cors, { origin: '*', methods: ['GET', 'HEAD'] })
   const cacheControl = `public, max-age=${opts.jwksMaxAgeS}`
 
@@ -29,7 +29,7 @@ export default async function wellKnown (app: FastifyInstance, opts: { issuer: s
     return reply.type('application/jwk-set+json').serializer(String).send(body)
   })
 
-  const metadata = serverMetadata(opts.issuer)
+  const metadata = serverMetadata(opts.issuer, opts.grantTypes)
   const metadataRoute = {
     schema: {
       response: {

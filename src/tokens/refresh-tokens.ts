@@ -57,19 +57,20 @@ export class RefreshTokens {
   }
 
   /** Mints a token: a new family unless `family` continues one (rotation keeps the absolute deadline). */
-  async issue (grant: RefreshGrant, nowMs: number, family?: { id: string, expiresAtMs: number }): Promise<string> {
+  async issue (grant: RefreshGrant, nowMs: number, family?: { id: string, expiresAtMs: number }): Promise<{ token: string, familyId: string }> {
     const token = randomBytes(32).toString('base64url')
     const familyExpires = family?.expiresAtMs ?? nowMs + this.#policy.absoluteS * 1000
+    const familyId = family?.id ?? randomBytes(16).toString('base64url')
     await this.#store.put({
       ...grant,
       hash: hashRefreshToken(token),
-      familyId: family?.id ?? randomBytes(16).toString('base64url'),
+      familyId,
       familyExpiresAtMs: familyExpires,
       issuedAtMs: nowMs,
       expiresAtMs: Math.min(nowMs + this.#policy.idleS * 1000, familyExpires),
       used: false
     })
-    return token
+    return { token, familyId }
   }
 
   /** Spends a token for a new one. A second use of the same token means it leaked: the whole family goes. */
@@ -79,10 +80,10 @@ export class RefreshTokens {
     // Bound to its client (RFC 6749 §10.4): another client presenting it learns nothing and spends nothing.
     if (record.clientId !== clientId) return { ok: false, reason: 'wrong_client' }
     if (await this.#store.isFamilyRevoked(record.familyId)) return { ok: false, reason: 'revoked' }
+    if (record.expiresAtMs <= nowMs) return { ok: false, reason: 'expired' }
     if (!await this.#store.markUsed(record.hash)) {
       return { ok: false, reason: 'reused', revokedAccessTokens: await this.#store.revokeFamily(record.familyId) }
     }
-    if (record.expiresAtMs <= nowMs) return { ok: false, reason: 'expired' }
     const { clientId: c, org, subject, scope } = record
     return { ok: true, grant: { clientId: c, org, subject, scope }, familyId: record.familyId, familyExpiresAtMs: record.familyExpiresAtMs }
   }

@@ -72,11 +72,11 @@ export default fp(async function geotokenVerifier (app, opts: RemoteVerifierOpti
   const basic = opts.introspection === undefined
     ? undefined
     : `Basic ${Buffer.from(`${encodeURIComponent(opts.introspection.clientId)}:${encodeURIComponent(opts.introspection.clientSecret)}`).toString('base64')}`
-  app.decorate('requireActive', async function requireActive (request: FastifyRequest, reply: FastifyReply) {
-    if (basic === undefined) throw new VerifierOptionsInvalid('requireActive needs the introspection option')
+  async function requireActive (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     const token = /^Bearer +(\S+)$/i.exec(request.headers.authorization ?? '')?.[1] ?? ''
     let active: boolean
     try {
+      if (basic === undefined) throw new Error('no introspection credentials')
       const endpoint = (await meta()).introspection_endpoint
       if (endpoint === undefined) throw new Error('the issuer publishes no introspection_endpoint')
       const res = await fetch(endpoint, {
@@ -95,5 +95,12 @@ export default fp(async function geotokenVerifier (app, opts: RemoteVerifierOpti
         .send({ type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'the token issuer could not confirm the token' })
     }
     if (!active) return sendChallenge(reply, opts.realm ?? 'geotoken', new OAuthError('invalid_token', 'token is no longer active', 401))
+  }
+  app.decorate('requireActive', requireActive)
+  // A route asking for introspection without credentials to do it is refused when it is declared, not when called.
+  app.addHook('onRoute', route => {
+    if (basic === undefined && [route.preHandler, route.onRequest, route.preValidation].flat().includes(requireActive)) {
+      throw new VerifierOptionsInvalid(`route ${route.method} ${route.url} uses requireActive, which needs the introspection option`)
+    }
   })
 }, { name: 'geotoken-verifier', fastify: '5.x' })

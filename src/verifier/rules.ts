@@ -47,6 +47,9 @@ export function checkClaims (payload: Record<string, unknown>, rules: Verificati
   }
   const { iat, exp } = payload
   if (typeof iat !== 'number' || typeof exp !== 'number') throw invalid('token claims are malformed', 'iat/exp not numbers')
+  // fast-jwt checks exp against the wall clock; checked again here against the injected one, which tests and
+  // callers outside a request (introspection) rely on.
+  if (exp * 1000 + rules.clockToleranceS * 1000 <= nowMs) throw invalid('token has expired')
   if (iat * 1000 > nowMs + rules.clockToleranceS * 1000) throw invalid('token was issued in the future')
   if (exp - iat > rules.maxLifetimeS) throw invalid('token lifetime exceeds what the issuer grants')
   return payload as unknown as AccessTokenClaims

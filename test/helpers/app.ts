@@ -23,7 +23,7 @@ export async function testRing (): Promise<KeyRing> {
   return await ringOnce
 }
 
-export function clientsFixture (specs: Array<{ org: string, scopes: string[] }>): { file: ClientsFile, clients: TestClient[] } {
+export function clientsFixture (specs: Array<{ org: string, scopes: string[], grantTypes?: string[] }>): { file: ClientsFile, clients: TestClient[] } {
   let file = emptyClients()
   const clients: TestClient[] = []
   for (const spec of specs) {
@@ -61,15 +61,20 @@ export interface Built {
   logs: string[]
   keysDir: string
   dataDir: string
-  /** acme (read+write), globex (read+write), acme read-only. */
-  clients: { acme: TestClient, globex: TestClient, acmeReader: TestClient }
+  /**
+   * acme (read+write), globex (read+write), acme read-only; acmeFederated uses the jwt-bearer and refresh_token
+   * grants; resourceServer (globex) may introspect any token.
+   */
+  clients: { acme: TestClient, globex: TestClient, acmeReader: TestClient, acmeFederated: TestClient, resourceServer: TestClient }
 }
 
 export async function build (t: Tap, env: Record<string, string> = {}, deps: AppDeps = {}): Promise<Built> {
   const { file, clients } = clientsFixture([
     { org: 'acme', scopes: ['features:read', 'features:write'] },
     { org: 'globex', scopes: ['features:read', 'features:write'] },
-    { org: 'acme', scopes: ['features:read'] }
+    { org: 'acme', scopes: ['features:read'] },
+    { org: 'acme', scopes: ['features:read', 'features:write'], grantTypes: ['urn:ietf:params:oauth:grant-type:jwt-bearer', 'refresh_token'] },
+    { org: 'globex', scopes: ['tokens:introspect'] }
   ])
   const root = t.testdir({
     keys: { 'keyring.json': serializeRing(await testRing()) },
@@ -80,8 +85,8 @@ export async function build (t: Tap, env: Record<string, string> = {}, deps: App
   const logStream = new Writable({ write (chunk, _enc, cb) { logs.push(String(chunk)); cb() } })
   const app = await buildApp(config, { logStream, ...deps })
   t.teardown(() => app.close())
-  const [acme, globex, acmeReader] = clients as [TestClient, TestClient, TestClient]
-  return { app, config, logs, keysDir: `${root}/keys`, dataDir: `${root}/data`, clients: { acme, globex, acmeReader } }
+  const [acme, globex, acmeReader, acmeFederated, resourceServer] = clients as [TestClient, TestClient, TestClient, TestClient, TestClient]
+  return { app, config, logs, keysDir: `${root}/keys`, dataDir: `${root}/data`, clients: { acme, globex, acmeReader, acmeFederated, resourceServer } }
 }
 
 export const form = { 'content-type': 'application/x-www-form-urlencoded' }

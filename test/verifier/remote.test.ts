@@ -104,9 +104,9 @@ t.test('a key removed by an emergency rotation stops verifying once the consumer
     await new Promise(resolve => setTimeout(resolve, 50))
   }
   t.equal((await c.get(token)).status, 200, 'still accepted while the cached set is fresh (the documented bound: the JWKS max-age)')
-  c.advance(119)
+  c.advance(100)
   t.equal((await c.get(token)).status, 200, 'still inside max-age=120')
-  c.advance(2)
+  c.advance(25)
   const after = await c.get(token)
   t.equal(after.status, 401, 'refused once the cache has expired and the set is refetched')
   t.equal(after.body.error, 'invalid_token')
@@ -218,4 +218,29 @@ t.test('options are checked when the plugin is registered', async t => {
       { code: 'APP_VERIFIER_OPTIONS' }, name)
     await app.close()
   }
+})
+
+t.test('requireActive asks the issuer (RFC 7662), so a revocation takes effect at once on the routes that need it', async t => {
+  const issuer = await listenIssuer(t)
+  const rs = issuer.clients.resourceServer
+  const app = Fastify()
+  await app.register(geotokenVerifier, { issuer: issuer.base, audience: `${issuer.base}/features`, introspection: { clientId: rs.id, clientSecret: rs.secret } })
+  app.get('/cheap', { onRequest: [app.authenticate] }, async () => ({ ok: true }))
+  app.get('/payments', { onRequest: [app.authenticate], preHandler: [app.requireActive] }, async () => ({ ok: true }))
+  t.teardown(() => app.close())
+  const token = await issue(issuer)
+  const get = async (url: string) => (await app.inject({ url, headers: { authorization: `Bearer ${token}` } })).statusCode
+  t.equal(await get('/payments'), 200)
+  const revoked = await fetch(`${issuer.base}/oauth/revoke`, { method: 'POST', headers: { ...form, ...basic(issuer.clients.acme.id, issuer.clients.acme.secret) }, body: `token=${token}` })
+  t.equal(revoked.status, 200)
+  t.equal(await get('/payments'), 401, 'refused at once where introspection is asked for')
+  t.equal(await get('/cheap'), 200, 'a JWKS-only route accepts it until it expires (the documented trade-off)')
+  await issuer.app.close()
+  t.equal(await get('/payments'), 503, 'fails closed when the issuer cannot be asked')
+
+  const noCreds = Fastify()
+  t.teardown(() => noCreds.close())
+  await noCreds.register(geotokenVerifier, { issuer: issuer.base, audience: `${issuer.base}/features` })
+  t.throws(() => noCreds.get('/x', { onRequest: [noCreds.authenticate], preHandler: [noCreds.requireActive] }, async () => ({})),
+    { code: 'APP_VERIFIER_OPTIONS' }, 'a route using requireActive without introspection credentials is refused when declared')
 })

@@ -1,18 +1,22 @@
 // Owns the client_credentials grant (RFC 6749 §4.4): a token for the client itself, scoped within its allowance.
 import { OAuthError } from '../../errors.js'
 import { KNOWN_SCOPES, type Client } from '../../clients/registry.js'
+import type { Grant } from './grant.js'
 
-/** RFC 6749 §3.3 scope: space-delimited NQCHAR tokens; absent means all the client may have. */
-export function grantedScope (client: Client, requested: string | undefined): string {
-  if (requested === undefined) return client.scopes.join(' ')
+/**
+ * RFC 6749 §3.3 scope: space-delimited NQCHAR tokens, each known and within `allowed`;
+ * absent means everything allowed.
+ */
+export function grantedScope (allowed: readonly string[], requested: string | undefined): string {
+  if (requested === undefined) return allowed.join(' ')
   if (!/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/.test(requested)) {
     throw new OAuthError('invalid_scope', 'scope must be space-separated scope names')
   }
   const wanted = [...new Set(requested.split(' '))]
   const unknown = wanted.find(s => !(KNOWN_SCOPES as readonly string[]).includes(s))
   if (unknown !== undefined) throw new OAuthError('invalid_scope', `unknown scope ${unknown}; known: ${KNOWN_SCOPES.join(' ')}`)
-  const denied = wanted.find(s => !(client.scopes as string[]).includes(s))
-  if (denied !== undefined) throw new OAuthError('invalid_scope', `scope ${denied} is not allowed for this client`)
+  const denied = wanted.find(s => !allowed.includes(s))
+  if (denied !== undefined) throw new OAuthError('invalid_scope', `scope ${denied} is not allowed here`)
   return wanted.join(' ')
 }
 
@@ -20,4 +24,10 @@ export function checkGrantAllowed (client: Client, grantType: string): void {
   if (!(client.grant_types as string[]).includes(grantType)) {
     throw new OAuthError('unauthorized_client', `this client may not use grant type ${grantType}`)
   }
+}
+
+/** RFC 6749 §4.4: a token for the client itself; no refresh token (§4.4.3). */
+export const clientCredentials: Grant = {
+  grantType: 'client_credentials',
+  handle: async (client, params) => ({ subject: client.client_id, org: client.org, scope: grantedScope(client.scopes, params.scope) })
 }

@@ -1,0 +1,102 @@
+// Owns the jwt-bearer grant (RFC 7523 §2.1): an external IdP's signed assertion exchanged for our access token.
+import { createDecoder, createVerifier } from 'fast-jwt'
+import { JWT_BEARER } from '../../clients/registry.js'
+import { OAuthError } from '../../errors.js'
+import type { TrustedIssuer } from '../../federation/trusted-issuers.js'
+import type { ExpiringIdSet } from '../../tokens/expiring-set.js'
+import { JwksClient } from '../../verifier/jwks-client.js'
+import { grantedScope } from './client-credentials.js'
+import type { Grant } from './grant.js'
+
+export interface JwtBearerOptions {
+  issuers: readonly TrustedIssuer[]
+  /** Our issuer and token endpoint: the audiences an assertion may name when its IdP has none configured. */
+  issuer: string
+  tokenEndpoint: string
+  clockToleranceS: number
+  usedAssertions: ExpiringIdSet
+  clock: () => number
+  /** JWKS fetch tuning for the IdPs' key sets. */
+  jwks?: { timeoutMs?: number, minCacheS?: number, maxCacheS?: number, kidMissCooldownMs?: number }
+}
+
+const invalidGrant = (description: string, detail?: string): OAuthError => new OAuthError('invalid_grant', description, 400, detail)
+const decode = createDecoder({ complete: true })
+const MAX_ASSERTION_BYTES = 16 * 1024
+
+interface Idp { config: TrustedIssuer, keys: JwksClient, verify: (token: string) => Promise<Record<string, unknown>> }
+
+export function jwtBearer (opts: JwtBearerOptions): Grant {
+  const idps = new Map<string, Idp>(opts.issuers.map(config => {
+    const keys = new JwksClient({ ...opts.jwks, jwksUri: config.jwks_uri, clock: opts.clock })
+    const verify = createVerifier({
+      algorithms: config.algorithms,
+      allowedIss: config.issuer,
+      allowedAud: config.audience ?? [opts.tokenEndpoint, opts.issuer],
+      requiredClaims: ['iss', 'sub', 'aud', 'exp', 'jti'],
+      clockTolerance: opts.clockToleranceS * 1000,
+      allowedCritHeaders: [],
+      key: async ({ header }: { header: Record<string, unknown> }) => {
+        const pem = await keys.key(header.kid as string, header.alg as string)
+        if (pem === undefined) throw invalidGrant('the assertion signing key is unknown', `kid ${String(header.kid)}`)
+        return pem
+      }
+    } as Parameters<typeof createVerifier>[0]) as unknown as (token: string) => Promise<Record<string, unknown>>
+    return [config.issuer, { config, keys, verify }]
+  }))
+
+  return {
+    grantType: JWT_BEARER,
+    async handle (client, params, nowMs) {
+      const assertion = params.assertion
+      if (assertion === undefined) throw new OAuthError('invalid_request', 'missing parameter assertion')
+      if (assertion.length > MAX_ASSERTION_BYTES) throw invalidGrant('the assertion is too large')
+      let header: Record<string, unknown>
+      let unverified: Record<string, unknown>
+      try {
+        ({ header, payload: unverified } = decode(assertion) as { header: Record<string, unknown>, payload: Record<string, unknown> })
+      } catch { throw invalidGrant('the assertion is not a JWT') }
+      // The unverified iss only selects which configured IdP to check against; nothing else is taken from it.
+      const idp = typeof unverified.iss === 'string' ? idps.get(unverified.iss) : undefined
+      if (idp === undefined) throw invalidGrant('the assertion issuer is not trusted', `iss ${JSON.stringify(unverified.iss)}`)
+      const { config } = idp
+      if (typeof header.alg !== 'string' || !(config.algorithms as string[]).includes(header.alg)) throw invalidGrant('the assertion algorithm is not allowed', `alg ${JSON.stringify(header.alg)}`)
+      for (const name of ['jku', 'jwk', 'x5u', 'x5c', 'crit', 'b64']) if (name in header) throw invalidGrant('the assertion header is not accepted', `header carries ${name}`)
+      if (typeof header.kid !== 'string' || header.kid === '' || header.kid.length > 256) throw invalidGrant('the assertion has no kid')
+
+      let claims: Record<string, unknown>
+      try {
+        claims = await idp.verify(assertion)
+      } catch (err) {
+        const e = err as { code?: string, message?: string, originalError?: unknown }
+        if (e.originalError instanceof OAuthError) throw e.originalError
+        if (e.originalError !== undefined && (e.originalError as { code?: string }).code === 'APP_JWKS_UNAVAILABLE') {
+          throw new OAuthError('temporarily_unavailable', 'the identity provider keys are unavailable; retry later', 503, (e.originalError as Error).message)
+        }
+        throw invalidGrant(e.code === 'FAST_JWT_EXPIRED' ? 'the assertion has expired' : 'the assertion is invalid', `${e.code ?? 'error'}: ${e.message ?? ''}`)
+      }
+
+      const now = nowMs / 1000
+      const exp = claims.exp as number
+      if (exp - now > config.max_assertion_lifetime_s + opts.clockToleranceS) throw invalidGrant(`the assertion must expire within ${config.max_assertion_lifetime_s} s`)
+      if (typeof claims.iat === 'number' && claims.iat > now + opts.clockToleranceS) throw invalidGrant('the assertion was issued in the future')
+      if (typeof claims.jti !== 'string' || claims.jti === '' || claims.jti.length > 256) throw invalidGrant('the assertion needs a jti')
+
+      const subject = claims[config.subject_claim]
+      if (typeof subject !== 'string' || subject === '' || subject.length > 256) throw invalidGrant(`the assertion has no usable ${config.subject_claim} claim`)
+      const org = 'fixed' in config.org ? config.org.fixed : claims[config.org.claim]
+      if (typeof org !== 'string' || ('allowed' in config.org && !config.org.allowed.includes(org))) throw invalidGrant('the assertion does not name an organization this issuer may grant')
+      // A client acts for its own organization only, whatever the assertion says.
+      if (org !== client.org) throw invalidGrant('the assertion is for another organization than this client')
+
+      const scope = grantedScope(config.scopes.filter(s => (client.scopes as string[]).includes(s)), params.scope)
+      if (scope === '') throw new OAuthError('invalid_scope', 'this issuer and this client have no scope in common')
+
+      // Checked last so a refused assertion does not burn its jti; the add itself is atomic against a concurrent replay.
+      if (!await opts.usedAssertions.add(`${config.issuer}|${claims.jti}`, (exp + opts.clockToleranceS) * 1000)) {
+        throw invalidGrant('the assertion has already been used')
+      }
+      return { subject, org, scope, refresh: { scope } }
+    }
+  }
+}

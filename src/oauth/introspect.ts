@@ -1,0 +1,46 @@
+// POST /oauth/introspect (RFC 7662): whether a token is active, for authenticated clients.
+import type { FastifyInstance } from 'fastify'
+import { authenticateClient, presentedCredentials } from './client-auth.js'
+import { TokenHintBodySchema } from './revoke.js'
+import type { TokenRouteOptions } from './token.js'
+import { OAuthErrorSchema } from './token.js'
+
+interface IntrospectBody { token: string, token_type_hint?: string, client_id?: string, client_secret?: string }
+
+const IntrospectionSchema = {
+  type: 'object',
+  properties: {
+    active: { type: 'boolean' },
+    token_type: { type: 'string' },
+    scope: { type: 'string' },
+    client_id: { type: 'string' },
+    sub: { type: 'string' },
+    org: { type: 'string' },
+    iss: { type: 'string' },
+    aud: { type: 'string' },
+    exp: { type: 'integer' },
+    iat: { type: 'integer' },
+    jti: { type: 'string' }
+  },
+  required: ['active']
+} as const
+
+export default async function introspectRoute (app: FastifyInstance, opts: TokenRouteOptions) {
+  app.post<{ Body: IntrospectBody }>('/introspect', {
+    bodyLimit: 32768,
+    schema: { body: TokenHintBodySchema, response: { 200: IntrospectionSchema, '4xx': OAuthErrorSchema } }
+  }, async (request) => {
+    const { token } = request.body
+    const client = authenticateClient(app.clients.directory, presentedCredentials(request.headers.authorization, request.body))
+    const now = opts.clock()
+    const refresh = await opts.refreshTokens.inspect(token, client.client_id, now)
+    if (refresh !== undefined) {
+      return { active: true, token_type: 'refresh_token', scope: refresh.scope, client_id: refresh.clientId, sub: refresh.subject, org: refresh.org, exp: Math.floor(refresh.expiresAtMs / 1000) }
+    }
+    const claims = await opts.verifyAccessToken(token).catch(() => undefined)
+    // §4: a client sees its own tokens; tokens of others only with tokens:introspect (a resource server's right).
+    const allowed = claims !== undefined && (claims.client_id === client.client_id || (client.scopes as string[]).includes('tokens:introspect'))
+    if (!allowed || await app.tokenState.revoked.has(claims.jti)) return { active: false }
+    return { active: true, token_type: 'Bearer', ...claims }
+  })
+}
