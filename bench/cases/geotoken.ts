@@ -1,0 +1,30 @@
+// Benchmark case: the geotoken service as configured for production (info logging to stdout, which the runner
+// sends to a file), on fresh key and data directories, with one client whose secret is handed to the runner.
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadConfig } from '../../src/config.js'
+import { buildApp } from '../../src/app.js'
+import { createDemoClients } from '../../src/clients/store.js'
+import { announce, freePort } from './ready.js'
+
+const root = mkdtempSync(join(tmpdir(), 'geotoken-bench-'))
+const port = await freePort()
+const config = loadConfig({
+  ...process.env,
+  HOST: '127.0.0.1',
+  PORT: String(port),
+  KEYS_DIR: join(root, 'keys'),
+  DATA_DIR: join(root, 'data'),
+  SEED_FILE: join(import.meta.dirname, '../../data/seed.geojson'),
+  // One client on one IP is the load here: the per-client and per-IP limits (still enforced, so their cost is
+  // measured) are raised above what the machine can issue, as for a capacity test of a real deployment.
+  TOKEN_RATE_PER_IP: '1000000',
+  TOKEN_RATE_PER_CLIENT: '1000000'
+})
+const [client] = await createDemoClients(config.DATA_DIR, new Date())
+const app = await buildApp(config)
+await app.listen({ host: config.HOST, port: config.PORT })
+announce({ port, issuer: config.ISSUER, audience: config.AUDIENCE, clientId: client?.client_id, clientSecret: client?.client_secret, dir: root })
+// A clean exit on a signal lets `node --cpu-prof` write its profile.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => { void app.close().then(() => process.exit(0)) })
