@@ -1,11 +1,12 @@
 // Owns every forged or abused access token (issue 6) against the real feature API: a read route and a write route.
 import t, { type Test } from 'tap'
-import { createPublicKey, createSign, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { createPublicKey, createSign, generateKeyPair, type KeyObject } from 'node:crypto'
+import { promisify } from 'node:util'
 import { createServer, type Server } from 'node:http'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { build, tokenFor, decodePart } from '../helpers/app.js'
+import { build, tokenFor, decodePart, basic } from '../helpers/app.js'
 import { b64, hs256, rs256, signRaw, unsigned } from '../helpers/forge.js'
 import { rotateKeys } from '../../scripts/rotate-keys.js'
 
@@ -56,7 +57,10 @@ async function expectRefused (t: Tap, app: FastifyInstance, authorization: strin
   t.equal(storedCount(app), before, 'write: nothing was stored')
 }
 
-const built = await build(t, { LOG_LEVEL: 'warn' })
+// Overload shedding off: these tests block the event loop on purpose (1 MB tokens, deep JSON) and ask about auth only.
+const ENV = { LOG_LEVEL: 'warn', OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0' }
+const rsaPair = async () => await promisify(generateKeyPair)('rsa', { modulusLength: 2048 })
+const built = await build(t, ENV)
 const { app, config, clients } = built
 const token = await tokenFor(app, clients.acme)
 const readerToken = await tokenFor(app, clients.acmeReader)
@@ -66,7 +70,7 @@ const claims = decodePart(token, 1)
 const signing = app.keys.view.signing.privateKey
 const kid = header.kid as string
 const now = Math.floor(Date.now() / 1000)
-const foreign = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
+const foreign = (await rsaPair()).privateKey
 const bearer = (forged: string): string => `Bearer ${forged}`
 const real = (hdr: object, payload: object): string => rs256(hdr, payload, signing)
 
@@ -164,7 +168,7 @@ t.test('an x5c header is refused', async t => {
 
 // jku / x5u: the attacker serves its own JWKS; the service must never fetch it.
 t.test('jku and x5u headers pointing at an attacker-served JWKS are refused and never fetched', async t => {
-  const attacker = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  const attacker = await rsaPair()
   const attackerJwk = { ...attacker.publicKey.export({ format: 'jwk' }), kid: 'attacker-key', alg: 'RS256', use: 'sig' }
   const fetched: string[] = []
   const server: Server = createServer((req, res) => {
@@ -363,7 +367,7 @@ t.test('a genuine token in a cookie is never read', async t => {
 
 // Keys removed in an emergency: the running service drops them at its next reload (polled, not triggered here).
 t.test('a token signed by a key removed with rotate-keys --emergency is refused after the reload', async t => {
-  const mine = await build(t, { LOG_LEVEL: 'warn', RELOAD_INTERVAL_MS: '100' })
+  const mine = await build(t, { ...ENV, RELOAD_INTERVAL_MS: '100' })
   const victimToken = await tokenFor(mine.app, mine.clients.acme)
   const victim = decodePart(victimToken, 0).kid as string
   const nextKey = mine.app.keys.view.ring.keys.find(k => k.state === 'next')
@@ -388,8 +392,22 @@ t.test('a token signed by a key removed with rotate-keys --emergency is refused 
   await expectRefused(t, mine.app, bearer(stolenNext))
 })
 
-// Revocation (RFC 7009) is being added by issue 4; this case runs once src/oauth/revoke.ts exists.
+// Revocation (RFC 7009, issue 4): runs once src/oauth/revoke.ts exists, a todo until then.
 const revokeReady = existsSync(new URL('../../src/oauth/revoke.ts', import.meta.url))
-if (!revokeReady) {
+if (revokeReady) {
+  t.test('a revoked token is refused on both routes; another client cannot revoke it', async t => {
+    const fresh = await tokenFor(app, clients.acme)
+    const revoke = async (by: typeof clients.acme) => await app.inject({
+      method: 'POST', url: '/oauth/revoke', headers: { 'content-type': 'application/x-www-form-urlencoded', ...basic(by.id, by.secret) }, payload: `token=${fresh}`
+    })
+    // The first use also primes any verified-token cache, which must not outlive the revocation.
+    t.equal((await app.inject({ url: ITEMS, headers: { authorization: bearer(fresh) } })).statusCode, 200, 'valid before')
+    t.equal((await revoke(clients.globex)).statusCode, 200, 'another client\'s revocation is answered 200 (RFC 7009 §2.2)...')
+    t.equal((await app.inject({ url: ITEMS, headers: { authorization: bearer(fresh) } })).statusCode, 200, '...and changes nothing')
+    t.equal((await revoke(clients.acme)).statusCode, 200, 'the owner revokes it')
+    await expectRefused(t, app, bearer(fresh))
+    t.equal((await app.inject({ url: ITEMS, headers: { authorization: bearer(token) } })).statusCode, 200, 'other tokens of the client still work')
+  })
+} else {
   t.todo('a revoked token is refused on both routes (waits for POST /oauth/revoke, issue 4: src/oauth/revoke.ts does not exist yet)', async () => {})
 }
