@@ -5,7 +5,7 @@ import { notFound, preconditionFailed, SeedInvalid } from '../errors.js'
 import { ifMatchAllows } from '../etag.js'
 import type { Log } from '../keys/store.js'
 import { validateFeature, type Feature } from './geojson.js'
-import { Journal, readJournal, readSnapshot, type JournalOp, type SnapshotEntry } from './journal.js'
+import { Journal, readJournal, readSnapshot, type JournalOp } from './journal.js'
 import { FeatureIndex, type CollectionDef, type Extent, type FeatureStore, type ItemsQuery, type Page, type StoredFeature } from './store.js'
 
 export interface EmbeddedStoreOptions {
@@ -19,7 +19,7 @@ export interface EmbeddedStoreOptions {
 }
 
 /** Reads a seed FeatureCollection; every feature must be valid and carry an `org` member. */
-export async function readSeed (path: string): Promise<{ collections: CollectionDef[], entries: SnapshotEntry[] }> {
+export async function readSeed (path: string): Promise<{ collections: CollectionDef[], entries: Array<{ org: string, collection: string, feature: Feature }> }> {
   let fc: { collections?: CollectionDef[], features?: Array<Record<string, unknown>> }
   try { fc = JSON.parse(await readFile(path, 'utf8')) as typeof fc } catch (err) { throw new SeedInvalid(path, (err as Error).message) }
   if (!Array.isArray(fc.collections) || !Array.isArray(fc.features)) throw new SeedInvalid(path, 'needs "collections" and "features" arrays')
@@ -51,21 +51,27 @@ export class EmbeddedFeatureStore implements FeatureStore {
 
   static async open (opts: EmbeddedStoreOptions): Promise<EmbeddedFeatureStore> {
     await mkdir(opts.dir, { recursive: true, mode: 0o700 })
-    let snapshot = await readSnapshot(opts.dir)
+    const snapshot = await readSnapshot(opts.dir)
     const ops = await readJournal(opts.dir, msg => { opts.log.warn({ event: 'features.torn_write' }, msg) })
-    let seeded = false
+    let index = snapshot?.index
+    let seeded: number | undefined
     if (snapshot === null && ops.length === 0 && opts.seedFile !== undefined && opts.seedFile !== '') {
-      snapshot = await readSeed(opts.seedFile)
-      seeded = true
+      const seed = await readSeed(opts.seedFile)
+      index = new FeatureIndex(seed.collections)
+      for (const e of seed.entries) index.put(e.org, e.collection, String(e.feature.id), e.feature)
+      seeded = seed.entries.length
     }
-    const index = new FeatureIndex(snapshot?.collections ?? [])
-    for (const e of snapshot?.entries ?? []) index.put(e.org, e.collection, String(e.feature.id), e.feature)
+    index ??= new FeatureIndex([])
     for (const op of ops) applyOp(index, op)
+    index.seal()
     const journal = await Journal.open(opts.dir, ops.length)
     const store = new EmbeddedFeatureStore(index, journal, opts.compactEvery ?? 10_000)
-    if (seeded) {
+    if (seeded !== undefined) {
       await store.#compact()
-      opts.log.info({ event: 'features.seeded', file: opts.seedFile, features: snapshot?.entries.length }, 'feature store seeded')
+      opts.log.info({ event: 'features.seeded', file: opts.seedFile, features: seeded }, 'feature store seeded')
+    } else if (snapshot !== null && snapshot.version < 2) {
+      await store.#compact()
+      opts.log.info({ event: 'features.snapshot_upgraded', version: 2 }, 'feature snapshot rewritten in the current format')
     }
     return store
   }
@@ -117,11 +123,7 @@ export class EmbeddedFeatureStore implements FeatureStore {
   }
 
   async #compact (): Promise<void> {
-    const index = this.#index
-    function * entries (): Generator<SnapshotEntry> {
-      for (const e of index.entries()) yield { org: e.org, collection: e.collection, feature: withoutOrg(e.feature.feature) }
-    }
-    await this.#journal.compact(index.defs, entries())
+    await this.#journal.compact(this.#index.defs, this.#index.entries())
   }
 
   /** Writes run one at a time, so an If-Match check and its write cannot interleave with another write. */
@@ -130,11 +132,6 @@ export class EmbeddedFeatureStore implements FeatureStore {
     this.#queue = run.catch(() => {})
     return await run
   }
-}
-
-function withoutOrg (feature: Feature): Feature {
-  const { org: _, ...properties } = feature.properties ?? {}
-  return { ...feature, properties }
 }
 
 function applyOp (index: FeatureIndex, op: JournalOp): StoredFeature | undefined {

@@ -1,7 +1,7 @@
-// Owns the in-memory feature index: org → collection → features, with a spatial index per partition.
+// Owns the in-memory feature index: org → collection → Partition, and the FeatureStore seam.
 import { createHash } from 'node:crypto'
-import RBush from 'rbush'
 import { geometryBbox, type Feature } from './geojson.js'
+import { Partition } from './partition.js'
 
 export type Bbox = [number, number, number, number]
 
@@ -22,6 +22,7 @@ export interface StoredFeature {
   readonly etag: string
   /** The feature as served (id set, properties.org stamped), serialized once at write time. */
   readonly json: string
+  /** The served feature as an object, parsed from `json` on each access: only writes and filters need it. */
   readonly feature: Feature
   readonly minX: number
   readonly minY: number
@@ -30,8 +31,24 @@ export interface StoredFeature {
   readonly hasGeometry: boolean
   /** ms since epoch of the temporal property, or null. */
   readonly time: number | null
-  /** First-insertion order: stable paging over bbox results. */
+  /** Position in the partition's first-insertion order: stable paging over bbox results. */
   readonly seq: number
+}
+
+/**
+ * A stored feature as snapshots keep it: the served JSON plus what the index needs, so a load parses no GeoJSON.
+ * Plain numbers (NaN: no time, or no geometry for `minX`) so a loader can reuse one record for every line.
+ */
+export interface FeatureRecord {
+  org: string
+  collection: string
+  id: string
+  json: string
+  time: number
+  minX: number
+  minY: number
+  maxX: number
+  maxY: number
 }
 
 export interface ItemsQuery {
@@ -61,54 +78,99 @@ export interface FeatureStore {
   close (): Promise<void>
 }
 
-class Partition {
-  readonly features = new Map<string, StoredFeature>()
-  readonly tree = new RBush<StoredFeature>()
+const etagOf = (json: string): string => `"${createHash('sha256').update(json).digest('base64url').slice(0, 27)}"`
+
+/** A read-only view of one slot, made only for the features a caller asks for; the ETag is hashed on demand. */
+class StoredView implements StoredFeature {
+  readonly id: string
+  readonly json: string
+  readonly seq: number
+  readonly minX: number
+  readonly minY: number
+  readonly maxX: number
+  readonly maxY: number
+  readonly hasGeometry: boolean
+  readonly time: number | null
+  #etag: string | undefined
+
+  constructor (partition: Partition, slot: number) {
+    const box = partition.box(slot)
+    this.id = partition.id(slot)
+    this.json = partition.json(slot)
+    this.seq = slot
+    this.minX = box?.[0] ?? 0
+    this.minY = box?.[1] ?? 0
+    this.maxX = box?.[2] ?? 0
+    this.maxY = box?.[3] ?? 0
+    this.hasGeometry = box !== null
+    this.time = partition.time(slot)
+  }
+
+  get etag (): string { return (this.#etag ??= etagOf(this.json)) }
+  get feature (): Feature { return JSON.parse(this.json) as Feature }
 }
 
 /** Shapes a stored feature: the org is stamped from the caller's token, never taken from the body. */
-export function storedFeature (org: string, id: string, input: Feature, def: CollectionDef, seq: number): StoredFeature {
+function servedRecord (org: string, collection: string, id: string, input: Feature, def: CollectionDef): FeatureRecord {
   // Any org in the body is dropped first so the stamped one always sits last: the served JSON (and its ETag)
   // is then the same whether the feature came from a request, the journal or a compacted snapshot.
   const { org: _ignored, ...own } = input.properties ?? {}
   const properties: Record<string, unknown> = { ...own, org }
-  const feature: Feature = { type: 'Feature', id, geometry: input.geometry, properties }
-  const json = JSON.stringify(feature)
-  const bbox = geometryBbox(input.geometry)
   const raw = def.temporalProperty === undefined ? undefined : properties[def.temporalProperty]
-  const parsed = typeof raw === 'string' ? Date.parse(raw) : NaN
+  const box = geometryBbox(input.geometry)
   return {
+    org,
+    collection,
     id,
-    etag: `"${createHash('sha256').update(json).digest('base64url').slice(0, 27)}"`,
-    json,
-    feature,
-    minX: bbox?.[0] ?? 0,
-    minY: bbox?.[1] ?? 0,
-    maxX: bbox?.[2] ?? 0,
-    maxY: bbox?.[3] ?? 0,
-    hasGeometry: bbox !== null,
-    time: Number.isNaN(parsed) ? null : parsed,
-    seq
+    json: JSON.stringify({ type: 'Feature', id, geometry: input.geometry, properties }),
+    time: typeof raw === 'string' ? Date.parse(raw) : NaN,
+    minX: box?.[0] ?? NaN,
+    minY: box?.[1] ?? NaN,
+    maxX: box?.[2] ?? NaN,
+    maxY: box?.[3] ?? NaN
   }
 }
 
-function matches (f: StoredFeature, q: ItemsQuery): boolean {
-  if (q.datetime !== undefined) {
-    const [start, end] = q.datetime
-    if (f.time === null || (start !== null && f.time < start) || (end !== null && f.time > end)) return false
+/**
+ * Characters that JSON never escapes and that String() of an array or object cannot produce: a filter value made
+ * only of them appears verbatim in the JSON of any feature it matches, so a substring test can rule features out
+ * without parsing them.
+ */
+const VERBATIM = /^[\w .:+-]*$/
+
+function matcher (partition: Partition, q: ItemsQuery): ((slot: number) => boolean) | null {
+  const wanted = Object.entries(q.properties)
+  if (q.datetime === undefined && wanted.length === 0) return null
+  const [start, end] = q.datetime ?? [null, null]
+  const quick = wanted.filter(([, value]) => VERBATIM.test(value)).map(([, value]) => value)
+  return slot => {
+    if (q.datetime !== undefined) {
+      const time = partition.time(slot)
+      if (time === null || (start !== null && time < start) || (end !== null && time > end)) return false
+    }
+    if (wanted.length === 0) return true
+    const json = partition.json(slot)
+    for (const value of quick) if (!json.includes(value)) return false
+    const properties = (JSON.parse(json) as Feature).properties
+    for (const [name, value] of wanted) {
+      const actual = properties?.[name]
+      if (actual === undefined || actual === null || String(actual) !== value) return false
+    }
+    return true
   }
-  for (const [name, value] of Object.entries(q.properties)) {
-    const actual = f.feature.properties?.[name]
-    if (actual === undefined || actual === null || String(actual) !== value) return false
-  }
-  return true
+}
+
+/** A sorted array without its repeats (a feature found on both sides of the antimeridian). */
+function unique (sorted: Uint32Array): Uint32Array {
+  let n = 0
+  for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) sorted[n++] = sorted[i] as number
+  return sorted.subarray(0, n)
 }
 
 /** Pure, synchronous index; durability is the embedded store's job. */
 export class FeatureIndex {
   readonly #orgs = new Map<string, Map<string, Partition>>()
   readonly #defs: ReadonlyMap<string, CollectionDef>
-  #seq = 0
 
   constructor (defs: readonly CollectionDef[]) {
     this.#defs = new Map(defs.map(d => [d.id, d]))
@@ -133,69 +195,85 @@ export class FeatureIndex {
   }
 
   get (org: string, collection: string, id: string): StoredFeature | undefined {
-    return this.#partition(org, collection, false)?.features.get(id)
+    const partition = this.#partition(org, collection, false)
+    const slot = partition?.slot(id)
+    return partition === undefined || slot === undefined ? undefined : new StoredView(partition, slot)
   }
 
   put (org: string, collection: string, id: string, input: Feature): StoredFeature {
     const def = this.#defs.get(collection)
     if (def === undefined) throw new Error(`unknown collection ${collection}`)
     const partition = this.#partition(org, collection, true) as Partition
-    const previous = partition.features.get(id)
-    const stored = storedFeature(org, id, input, def, previous?.seq ?? this.#seq++)
-    if (previous?.hasGeometry === true) partition.tree.remove(previous)
-    partition.features.set(id, stored)
-    if (stored.hasGeometry) partition.tree.insert(stored)
-    return stored
+    return new StoredView(partition, this.#put(partition, servedRecord(org, collection, id, input, def)))
+  }
+
+  /** Loads a record a snapshot kept as is: its JSON is already the served one. */
+  restore (record: FeatureRecord): void {
+    if (!this.#defs.has(record.collection)) throw new Error(`unknown collection ${record.collection}`)
+    this.#put(this.#partition(record.org, record.collection, true) as Partition, record)
+  }
+
+  #put (partition: Partition, r: FeatureRecord): number {
+    return partition.put(r.id, r.json, r.time, r.minX, r.minY, r.maxX, r.maxY)
   }
 
   delete (org: string, collection: string, id: string): boolean {
-    const partition = this.#partition(org, collection, false)
-    const previous = partition?.features.get(id)
-    if (partition === undefined || previous === undefined) return false
-    partition.features.delete(id)
-    if (previous.hasGeometry) partition.tree.remove(previous)
-    return true
+    return this.#partition(org, collection, false)?.delete(id) ?? false
+  }
+
+  /** Builds every partition's static index now rather than on its first query. */
+  seal (): void {
+    for (const byCollection of this.#orgs.values()) for (const partition of byCollection.values()) partition.seal()
   }
 
   list (org: string, collection: string, q: ItemsQuery): Page {
     const partition = this.#partition(org, collection, false)
     if (partition === undefined) return { items: [], numberMatched: 0 }
-    let candidates: StoredFeature[]
+    let candidates: Uint32Array
     if (q.bbox === undefined) {
-      candidates = [...partition.features.values()]
+      candidates = partition.live()
     } else {
       const [minX, minY, maxX, maxY] = q.bbox
+      const found: number[] = []
       // A bbox whose west edge is east of its east edge crosses the antimeridian (OGC 17-069r4 §7.15.3).
-      candidates = minX <= maxX
-        ? partition.tree.search({ minX, minY, maxX, maxY })
-        : [...partition.tree.search({ minX, minY, maxX: 180, maxY }), ...partition.tree.search({ minX: -180, minY, maxX, maxY })]
-      candidates = [...new Set(candidates)].sort((a, b) => a.seq - b.seq)
+      if (minX <= maxX) {
+        partition.search(minX, minY, maxX, maxY, found)
+      } else {
+        partition.search(minX, minY, 180, maxY, found)
+        partition.search(-180, minY, maxX, maxY, found)
+      }
+      // Slots are the partition's order; a typed array sorts numbers natively.
+      candidates = new Uint32Array(found).sort()
+      if (minX > maxX) candidates = unique(candidates)
     }
-    const matched = q.datetime === undefined && Object.keys(q.properties).length === 0 ? candidates : candidates.filter(f => matches(f, q))
-    return { items: matched.slice(q.offset, q.offset + q.limit), numberMatched: matched.length }
+    const keep = matcher(partition, q)
+    let matched: ArrayLike<number> = candidates
+    if (keep !== null) {
+      const kept: number[] = []
+      for (let i = 0; i < candidates.length; i++) if (keep(candidates[i] as number)) kept.push(candidates[i] as number)
+      matched = kept
+    }
+    const end = Math.min(matched.length, q.offset + q.limit)
+    const items: StoredFeature[] = []
+    for (let i = q.offset; i < end; i++) items.push(new StoredView(partition, matched[i] as number))
+    return { items, numberMatched: matched.length }
   }
 
   /** The org's own extent: nothing of another organization's data shapes it. */
   extent (org: string, collection: string): Extent {
-    const partition = this.#partition(org, collection, false)
-    if (partition === undefined || partition.features.size === 0) return { bbox: null, interval: [null, null] }
-    const root = partition.tree.toJSON() as { minX: number, minY: number, maxX: number, maxY: number, children: unknown[] }
-    let min = Infinity
-    let max = -Infinity
-    for (const f of partition.features.values()) {
-      if (f.time !== null) { if (f.time < min) min = f.time; if (f.time > max) max = f.time }
-    }
+    const extent = this.#partition(org, collection, false)?.extent()
+    const time = extent?.time ?? null
     return {
-      bbox: root.children.length > 0 ? [root.minX, root.minY, root.maxX, root.maxY] : null,
-      interval: min === Infinity ? [null, null] : [new Date(min).toISOString(), new Date(max).toISOString()]
+      bbox: extent?.box ?? null,
+      interval: time === null ? [null, null] : [new Date(time[0]).toISOString(), new Date(time[1]).toISOString()]
     }
   }
 
-  /** Every feature, for snapshots. */
+  /** Every feature, partition by partition in order, for snapshots. */
   * entries (): Generator<{ org: string, collection: string, feature: StoredFeature }> {
     for (const [org, byCollection] of this.#orgs) {
       for (const [collection, partition] of byCollection) {
-        for (const feature of partition.features.values()) yield { org, collection, feature }
+        for (const slot of partition.slots()) yield { org, collection, feature: new StoredView(partition, slot) }
       }
     }
   }
