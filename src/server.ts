@@ -40,7 +40,15 @@ async function main (): Promise<void> {
       if (closing) return
       closing = true
       app.log.info({ event: 'shutdown', signal }, 'closing: finishing in-flight requests')
-      app.close().then(() => process.exit(0), (err: unknown) => { app.log.error({ err }, 'close failed'); process.exit(1) })
+      // A request that never finishes must not keep the process from stopping (orchestrators SIGKILL later anyway).
+      setTimeout(() => {
+        app.log.error({ event: 'shutdown.timeout', timeout_s: config.SHUTDOWN_TIMEOUT_S }, 'in-flight requests did not finish in time: exiting')
+        process.exit(1)
+      }, config.SHUTDOWN_TIMEOUT_S * 1000).unref()
+      app.close().then(() => {
+        app.log.info({ event: 'shutdown.complete' }, 'closed: in-flight requests finished, feature store flushed and closed')
+        process.exit(0)
+      }, (err: unknown) => { app.log.error({ err }, 'close failed'); process.exit(1) })
     })
   }
 }

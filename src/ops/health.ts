@@ -28,6 +28,11 @@ export function addHealth (app: FastifyInstance, opts: HealthOptions): void {
   // Fastify's own return503OnClosing answers text-ish JSON before any hook; we answer problem+json instead, and
   // tell keep-alive clients to reconnect elsewhere. Requests already in flight are not affected: they finish.
   app.addHook('preClose', async () => { closing = true })
+  // A response finishing while we close ends its keep-alive connection: otherwise server.close() would wait for the
+  // idle socket until keepAliveTimeout (72 s), far past any shutdown deadline.
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close')
+  })
   app.addHook('onRequest', async (_request, reply) => {
     if (!closing) return
     return reply.code(503).header('connection', 'close').header('retry-after', String(opts.retryAfterS))
