@@ -5,7 +5,7 @@ import { addGuardedRoute } from '../helpers/guarded.js'
 import { rotateKeys } from '../../scripts/rotate-keys.js'
 
 t.test('no request fails while keys rotate under load, and tokens signed before keep verifying', async t => {
-  const { app, clients, config, keysDir } = await build(t, { LOG_LEVEL: 'warn', RELOAD_INTERVAL_MS: '100', JWKS_MAX_AGE_S: '0', CLOCK_TOLERANCE_S: '0' })
+  const { app, clients, config, keysDir } = await build(t, { LOG_LEVEL: 'warn', RELOAD_INTERVAL_MS: '100', JWKS_MAX_AGE_S: '0', CLOCK_TOLERANCE_S: '0', TOKEN_RATE_PER_IP: '1000000', TOKEN_RATE_PER_CLIENT: '1000000' })
   await addGuardedRoute(app, config)
   await app.listen({ host: '127.0.0.1', port: 0 })
   const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`

@@ -137,6 +137,16 @@ t.test('an assertion is exchanged once: a replayed jti is refused, also under co
   t.equal(answers.filter(s => s === 200).length, 1, 'exactly one of ten concurrent exchanges succeeds')
 })
 
+t.test('an IdP that cannot be reached and whose keys were never fetched answers 503 temporarily_unavailable', async t => {
+  const { idp, exchange } = await setup(t)
+  const jwt = await assertion(idp)
+  idp.server.close()
+  idp.server.closeAllConnections()
+  const res = await exchange(jwt)
+  t.equal(res.statusCode, 503)
+  t.equal(res.json().error, 'temporarily_unavailable')
+})
+
 t.test('organization, scope and client limits apply', async t => {
   const { idp, exchange, clients } = await setup(t, { scopes: ['features:read'] })
   const res = await exchange(await assertion(idp))

@@ -4,7 +4,6 @@ import { createPublicKey, createSign, generateKeyPair, type KeyObject } from 'no
 import { promisify } from 'node:util'
 import { createServer, type Server } from 'node:http'
 import { once } from 'node:events'
-import { existsSync } from 'node:fs'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { build, tokenFor, decodePart, basic } from '../helpers/app.js'
 import { b64, hs256, rs256, signRaw, unsigned } from '../helpers/forge.js'
@@ -392,22 +391,16 @@ t.test('a token signed by a key removed with rotate-keys --emergency is refused 
   await expectRefused(t, mine.app, bearer(stolenNext))
 })
 
-// Revocation (RFC 7009, issue 4): runs once src/oauth/revoke.ts exists, a todo until then.
-const revokeReady = existsSync(new URL('../../src/oauth/revoke.ts', import.meta.url))
-if (revokeReady) {
-  t.test('a revoked token is refused on both routes; another client cannot revoke it', async t => {
-    const fresh = await tokenFor(app, clients.acme)
-    const revoke = async (by: typeof clients.acme) => await app.inject({
-      method: 'POST', url: '/oauth/revoke', headers: { 'content-type': 'application/x-www-form-urlencoded', ...basic(by.id, by.secret) }, payload: `token=${fresh}`
-    })
-    // The first use also primes any verified-token cache, which must not outlive the revocation.
-    t.equal((await app.inject({ url: ITEMS, headers: { authorization: bearer(fresh) } })).statusCode, 200, 'valid before')
-    t.equal((await revoke(clients.globex)).statusCode, 200, 'another client\'s revocation is answered 200 (RFC 7009 §2.2)...')
-    t.equal((await app.inject({ url: ITEMS, headers: { authorization: bearer(fresh) } })).statusCode, 200, '...and changes nothing')
-    t.equal((await revoke(clients.acme)).statusCode, 200, 'the owner revokes it')
-    await expectRefused(t, app, bearer(fresh))
-    t.equal((await app.inject({ url: ITEMS, headers: { authorization: bearer(token) } })).statusCode, 200, 'other tokens of the client still work')
+t.test('a revoked token is refused on both routes; another client cannot revoke it', async t => {
+  const fresh = await tokenFor(app, clients.acme)
+  const revoke = async (by: typeof clients.acme) => await app.inject({
+    method: 'POST', url: '/oauth/revoke', headers: { 'content-type': 'application/x-www-form-urlencoded', ...basic(by.id, by.secret) }, payload: `token=${fresh}`
   })
-} else {
-  t.todo('a revoked token is refused on both routes (waits for POST /oauth/revoke, issue 4: src/oauth/revoke.ts does not exist yet)', async () => {})
-}
+  // The first use also primes any verified-token cache, which must not outlive the revocation.
+  t.equal((await app.inject({ url: ITEMS, headers: { authorization: bearer(fresh) } })).statusCode, 200, 'valid before')
+  t.equal((await revoke(clients.globex)).statusCode, 200, 'another client\'s revocation is answered 200 (RFC 7009 §2.2)...')
+  t.equal((await app.inject({ url: ITEMS, headers: { authorization: bearer(fresh) } })).statusCode, 200, '...and changes nothing')
+  t.equal((await revoke(clients.acme)).statusCode, 200, 'the owner revokes it')
+  await expectRefused(t, app, bearer(fresh))
+  t.equal((await app.inject({ url: ITEMS, headers: { authorization: bearer(token) } })).statusCode, 200, 'other tokens of the client still work')
+})

@@ -2,7 +2,6 @@
 // repeated parameters, foreign grants and scopes, other body types, huge bodies over a real socket, timing.
 import t, { type Test } from 'tap'
 import { request as httpRequest } from 'node:http'
-import { existsSync } from 'node:fs'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { build, form, basic, decodePart, type Built } from '../helpers/app.js'
 import { updateClients } from '../../src/clients/store.js'
@@ -263,44 +262,40 @@ function check429 (t: Test, res: LightMyRequestResponse, description: RegExp): v
   t.notOk('access_token' in res.json())
 }
 
-// Rate limits and lockout (issue 5): run once src/ops/token-limits.ts exists, a todo until then.
-if (existsSync(new URL('../../src/ops/token-limits.ts', import.meta.url))) {
-  t.test('a brute-force burst of secrets for one client is locked out, then even the right secret is refused', async t => {
-    const { app, clients } = await build(t, { ...NO_LIMITS, AUTH_LOCKOUT_AFTER: '5', AUTH_LOCKOUT_BASE_S: '60' })
-    const guess = (id: string, secret: string) => ask(app, { headers: { ...form, ...basic(id, secret) }, payload: 'grant_type=client_credentials' })
-    const burst = async (id: string): Promise<LightMyRequestResponse[]> => {
-      const answers: LightMyRequestResponse[] = []
-      for (let i = 0; i < 30; i++) answers.push(await guess(id, `guess-${i}`))
-      return answers
-    }
-    const known = await burst(clients.acme.id)
-    const refused = known.filter(r => r.statusCode === 401).length
-    t.ok(refused >= 1 && refused <= 5, `at most AUTH_LOCKOUT_AFTER guesses are even checked (${refused})`)
-    t.ok(known.slice(refused).every(r => r.statusCode === 429), 'every later guess is answered 429')
-    check429(t, known.at(-1) as LightMyRequestResponse, /failed authentications/)
-    check429(t, await guess(clients.acme.id, clients.acme.secret), /failed authentications/)
-    t.equal((await guess(clients.globex.id, clients.globex.secret)).statusCode, 200, 'another client is not affected')
-    const unknown = await burst(`acme-${'f'.repeat(16)}`)
-    t.same(unknown.map(r => [r.statusCode, r.body]), known.map(r => [r.statusCode, r.body]), 'an unknown client id is locked out exactly alike')
-  })
-
-  t.test('a burst from one address meets the per-IP limit; other addresses are served', async t => {
-    const { app, clients } = await build(t, { ...NO_LIMITS, TOKEN_RATE_PER_IP: '20' })
-    const fromOne = async (id: string) => await app.inject({ method: 'POST', url: '/oauth/token', remoteAddress: '192.0.2.7', headers: { ...form, ...basic(id, 'x') }, payload: 'grant_type=client_credentials' })
+// Rate limits and lockout (issue 5).
+t.test('a brute-force burst of secrets for one client is locked out, then even the right secret is refused', async t => {
+  const { app, clients } = await build(t, { ...NO_LIMITS, AUTH_LOCKOUT_AFTER: '5', AUTH_LOCKOUT_BASE_S: '60' })
+  const guess = (id: string, secret: string) => ask(app, { headers: { ...form, ...basic(id, secret) }, payload: 'grant_type=client_credentials' })
+  const burst = async (id: string): Promise<LightMyRequestResponse[]> => {
     const answers: LightMyRequestResponse[] = []
-    for (let i = 0; i < 40; i++) answers.push(await fromOne(`nobody-${i}`))
-    t.same(answers.map(r => r.statusCode), [...Array(20).fill(401), ...Array(20).fill(429)], '20 answered, then 429')
-    check429(t, answers.at(-1) as LightMyRequestResponse, /too many token requests/)
-    t.equal((await ask(app, { headers: { ...form, ...basic(clients.acme.id, clients.acme.secret) }, payload: 'grant_type=client_credentials' })).statusCode, 200, 'another address gets a token')
-  })
+    for (let i = 0; i < 30; i++) answers.push(await guess(id, `guess-${i}`))
+    return answers
+  }
+  const known = await burst(clients.acme.id)
+  const refused = known.filter(r => r.statusCode === 401).length
+  t.ok(refused >= 1 && refused <= 5, `at most AUTH_LOCKOUT_AFTER guesses are even checked (${refused})`)
+  t.ok(known.slice(refused).every(r => r.statusCode === 429), 'every later guess is answered 429')
+  check429(t, known.at(-1) as LightMyRequestResponse, /failed authentications/)
+  check429(t, await guess(clients.acme.id, clients.acme.secret), /failed authentications/)
+  t.equal((await guess(clients.globex.id, clients.globex.secret)).statusCode, 200, 'another client is not affected')
+  const unknown = await burst(`acme-${'f'.repeat(16)}`)
+  t.same(unknown.map(r => [r.statusCode, r.body]), known.map(r => [r.statusCode, r.body]), 'an unknown client id is locked out exactly alike')
+})
 
-  t.test('a burst for one client from many addresses meets the per-client limit', async t => {
-    const { app, clients } = await build(t, { ...NO_LIMITS, TOKEN_RATE_PER_CLIENT: '10' })
-    const answers: LightMyRequestResponse[] = []
-    for (let i = 0; i < 20; i++) answers.push(await ask(app, { headers: { ...form, ...basic(clients.acme.id, clients.acme.secret) }, payload: 'grant_type=client_credentials' }))
-    t.same(answers.map(r => r.statusCode), [...Array(10).fill(200), ...Array(10).fill(429)], '10 tokens, then 429')
-    check429(t, answers.at(-1) as LightMyRequestResponse, /too many token requests/)
-  })
-} else {
-  t.todo('a brute-force burst meets the rate limit (waits for the token endpoint limits, issue 5: src/ops/token-limits.ts does not exist yet)', async () => {})
-}
+t.test('a burst from one address meets the per-IP limit; other addresses are served', async t => {
+  const { app, clients } = await build(t, { ...NO_LIMITS, TOKEN_RATE_PER_IP: '20' })
+  const fromOne = async (id: string) => await app.inject({ method: 'POST', url: '/oauth/token', remoteAddress: '192.0.2.7', headers: { ...form, ...basic(id, 'x') }, payload: 'grant_type=client_credentials' })
+  const answers: LightMyRequestResponse[] = []
+  for (let i = 0; i < 40; i++) answers.push(await fromOne(`nobody-${i}`))
+  t.same(answers.map(r => r.statusCode), [...Array(20).fill(401), ...Array(20).fill(429)], '20 answered, then 429')
+  check429(t, answers.at(-1) as LightMyRequestResponse, /too many token requests/)
+  t.equal((await ask(app, { headers: { ...form, ...basic(clients.acme.id, clients.acme.secret) }, payload: 'grant_type=client_credentials' })).statusCode, 200, 'another address gets a token')
+})
+
+t.test('a burst for one client from many addresses meets the per-client limit', async t => {
+  const { app, clients } = await build(t, { ...NO_LIMITS, TOKEN_RATE_PER_CLIENT: '10' })
+  const answers: LightMyRequestResponse[] = []
+  for (let i = 0; i < 20; i++) answers.push(await ask(app, { headers: { ...form, ...basic(clients.acme.id, clients.acme.secret) }, payload: 'grant_type=client_credentials' }))
+  t.same(answers.map(r => r.statusCode), [...Array(10).fill(200), ...Array(10).fill(429)], '10 tokens, then 429')
+  check429(t, answers.at(-1) as LightMyRequestResponse, /too many token requests/)
+})
