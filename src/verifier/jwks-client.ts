@@ -80,8 +80,6 @@ export class JwksClient {
   #lastKidMissFetch = -Infinity
   #retryAt = -Infinity
   #lastError: Error | undefined
-  /** Fetches made, for metrics and tests. */
-  fetches = 0
 
   constructor (opts: JwksClientOptions) {
     this.#opts = {
@@ -142,7 +140,6 @@ export class JwksClient {
 
   async #fetch (): Promise<void> {
     this.#uri ??= await this.#resolveUri()
-    this.fetches++
     const previous = this.#set
     const res = await fetchJson(this.#uri, this.#opts.timeoutMs, previous?.etag !== undefined ? { 'if-none-match': previous.etag } : {})
     const keys = res.status === 304 && previous !== undefined ? previous.keys : parseKeySet(res.body)

@@ -47,9 +47,14 @@ const io = { out () {}, err () {}, now: Date.now }
 t.test('a consumer discovers the issuer, verifies its tokens, and fetches the key set once for many requests', async t => {
   const issuer = await listenIssuer(t)
   const c = await consumer(t, issuer.base)
+  await c.app.listen({ host: '127.0.0.1', port: 0 })
+  const orders = `http://127.0.0.1:${(c.app.server.address() as { port: number }).port}/orders`
   const token = await issue(issuer)
-  const results = await Promise.all(Array.from({ length: 40 }, async () => await c.get(token)))
-  t.ok(results.every(r => r.status === 200 && r.body.org === 'acme'), '40 concurrent requests verified')
+  const results = await Promise.all(Array.from({ length: 40 }, async () => {
+    const res = await fetch(orders, { headers: { authorization: `Bearer ${token}` } })
+    return { status: res.status, body: await res.json() as Record<string, unknown> }
+  }))
+  t.ok(results.every(r => r.status === 200 && r.body.org === 'acme'), '40 concurrent requests to the listening consumer verified')
   t.equal(hits(issuer, '/.well-known/oauth-authorization-server'), 1, 'metadata fetched once')
   t.equal(hits(issuer, '/.well-known/jwks.json'), 1, 'the key set fetched once, shared by concurrent requests')
   const reader = await c.app.inject({ url: '/orders', headers: { authorization: 'Bearer' } })
