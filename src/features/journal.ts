@@ -106,9 +106,10 @@ function readHexNumber (buf: Buffer, at: number): number {
  * Sets org, collection and id from the JSON array `["org","collection","id"]` in bytes [start, end). Without a
  * backslash each string is just the bytes between its quotes, so the common case needs no JSON.parse.
  */
+/** Positions of the six quotes of the keys, reused: a load allocates only what it keeps. */
+const q = new Int32Array(6)
+
 function readKeys (buf: Buffer, start: number, end: number, into: FeatureRecord): void {
-  // Positions of the six quotes, found in one pass over the few bytes of the keys.
-  const q = [0, 0, 0, 0, 0, 0]
   let n = 0
   for (let i = start; i < end; i++) {
     const c = buf[i]

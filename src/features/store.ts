@@ -171,6 +171,7 @@ function unique (sorted: Uint32Array): Uint32Array {
 export class FeatureIndex {
   readonly #orgs = new Map<string, Map<string, Partition>>()
   readonly #defs: ReadonlyMap<string, CollectionDef>
+  #restoring: { org: string, collection: string, partition: Partition } | undefined
 
   constructor (defs: readonly CollectionDef[]) {
     this.#defs = new Map(defs.map(d => [d.id, d]))
@@ -209,8 +210,14 @@ export class FeatureIndex {
 
   /** Loads a record a snapshot kept as is: its JSON is already the served one. */
   restore (record: FeatureRecord): void {
-    if (!this.#defs.has(record.collection)) throw new Error(`unknown collection ${record.collection}`)
-    this.#put(this.#partition(record.org, record.collection, true) as Partition, record)
+    const { org, collection } = record
+    // Snapshot lines come partition by partition: keep the last one rather than look it up a million times.
+    let last = this.#restoring
+    if (last?.org !== org || last.collection !== collection) {
+      if (!this.#defs.has(collection)) throw new Error(`unknown collection ${collection}`)
+      last = this.#restoring = { org, collection, partition: this.#partition(org, collection, true) as Partition }
+    }
+    this.#put(last.partition, record)
   }
 
   #put (partition: Partition, r: FeatureRecord): number {
@@ -223,6 +230,7 @@ export class FeatureIndex {
 
   /** Builds every partition's static index now rather than on its first query. */
   seal (): void {
+    this.#restoring = undefined
     for (const byCollection of this.#orgs.values()) for (const partition of byCollection.values()) partition.seal()
   }
 
