@@ -36,6 +36,8 @@ export const ConfigSchema = Type.Object({
   SHUTDOWN_TIMEOUT_S: Type.Integer({ minimum: 1, maximum: 3600, default: 25, description: 'on SIGTERM/SIGINT, how long in-flight requests may take before the process exits 1 anyway (s)' })
 })
 
+const SECRET_VARIABLES = new Set(['METRICS_TOKEN'])
+
 type RawConfig = Static<typeof ConfigSchema>
 export type Config = Readonly<RawConfig>
 
@@ -49,7 +51,9 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     const problems = [...Value.Errors(ConfigSchema, value)].map(e => {
       const name = e.instancePath.slice(1) || e.schemaPath
       const allowed = (e.params as { allowedValues?: unknown[] }).allowedValues
-      return `${name}=${JSON.stringify(known[name] ?? null)} ${allowed !== undefined ? `must be one of ${allowed.join(', ')}` : e.message}`
+      // A secret is named, never echoed: this message reaches the logs.
+      const shown = SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(known[name] ?? null)
+      return `${name}=${shown} ${allowed !== undefined ? `must be one of ${allowed.join(', ')}` : e.message}`
     })
     throw new ConfigInvalid([...new Set(problems)].join('; '))
   }

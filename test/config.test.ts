@@ -21,6 +21,12 @@ t.test('a bad value throws APP_CONFIG_INVALID naming the variable and the value'
   t.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), { message: /LOG_LEVEL="loud"/ })
 })
 
+t.test('a bad secret is named but never echoed in the error', async t => {
+  const secret = 'short secret\u0001'
+  t.throws(() => loadConfig({ METRICS_TOKEN: secret }), { code: 'APP_CONFIG_INVALID', message: /METRICS_TOKEN=\(hidden\)/ })
+  try { loadConfig({ METRICS_TOKEN: secret }) } catch (err) { t.notMatch((err as Error).message, 'short secret') }
+})
+
 t.test('the README lists every variable exactly as the schema defines it', async t => {
   const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8')
   t.ok(readme.includes(configTable()), 'README contains the output of configTable()')

@@ -122,7 +122,7 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
   })
 
   app.post<{ Params: Params, Body: unknown }>('/collections/:collectionId/items', {
-    ...write, schema: { params: S.CollectionParams, body: S.FeatureBody, response: { 201: S.GeoJsonFeature, ...errors } }
+    ...write, schema: { consumes: BODY_TYPES, params: S.CollectionParams, body: S.FeatureBody, response: { 201: S.GeoJsonFeature, ...errors } }
   }, async (request, reply) => {
     requireType(request, BODY_TYPES)
     const d = def(request.params.collectionId)
@@ -132,7 +132,7 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
   })
 
   app.put<{ Params: ItemParams, Body: unknown }>('/collections/:collectionId/items/:featureId', {
-    ...write, schema: { params: S.FeatureParams, body: S.FeatureBody, response: { 200: S.GeoJsonFeature, ...errors } }
+    ...write, schema: { consumes: BODY_TYPES, params: S.FeatureParams, body: S.FeatureBody, response: { 200: S.GeoJsonFeature, ...errors } }
   }, async (request, reply) => {
     requireType(request, BODY_TYPES)
     const { collectionId, featureId } = request.params
@@ -142,7 +142,7 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
   })
 
   app.patch<{ Params: ItemParams, Body: unknown }>('/collections/:collectionId/items/:featureId', {
-    ...write, schema: { params: S.FeatureParams, body: S.FeatureBody, response: { 200: S.GeoJsonFeature, ...errors } }
+    ...write, schema: { consumes: PATCH_TYPES, params: S.FeatureParams, body: S.FeatureBody, response: { 200: S.GeoJsonFeature, ...errors } }
   }, async (request, reply) => {
     requireType(request, PATCH_TYPES)
     const { collectionId, featureId } = request.params

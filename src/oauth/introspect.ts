@@ -28,7 +28,9 @@ const IntrospectionSchema = {
 export default async function introspectRoute (app: FastifyInstance, opts: TokenRouteOptions) {
   app.post<{ Body: IntrospectBody }>('/introspect', {
     bodyLimit: 32768,
-    schema: { body: TokenHintBodySchema, response: { 200: IntrospectionSchema, '4xx': OAuthErrorSchema } }
+    schema: {
+      consumes: ['application/x-www-form-urlencoded'], // for the OpenAPI document (RFC 7009 §2.1, RFC 7662 §2.1)
+      body: TokenHintBodySchema, response: { 200: IntrospectionSchema, '4xx': OAuthErrorSchema } }
   }, async (request) => {
     const { token } = request.body
     const client = authenticateClient(app.clients.directory, presentedCredentials(request.headers.authorization, request.body))

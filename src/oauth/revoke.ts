@@ -20,7 +20,9 @@ export const TokenHintBodySchema = {
 export default async function revokeRoute (app: FastifyInstance, opts: TokenRouteOptions) {
   app.post<{ Body: RevokeBody }>('/revoke', {
     bodyLimit: 32768,
-    schema: { body: TokenHintBodySchema, response: { 200: { type: 'null' }, '4xx': OAuthErrorSchema } }
+    schema: {
+      consumes: ['application/x-www-form-urlencoded'], // for the OpenAPI document (RFC 7009 §2.1, RFC 7662 §2.1)
+      body: TokenHintBodySchema, response: { 200: { type: 'null' }, '4xx': OAuthErrorSchema } }
   }, async (request, reply) => {
     const { token } = request.body
     const client = authenticateClient(app.clients.directory, presentedCredentials(request.headers.authorization, request.body))
