@@ -1,6 +1,5 @@
 // The operations layer at the root: security headers, closing and overload 503s, metrics, /health, /ready, /docs.
 import fp from 'fastify-plugin'
-import helmet from '@fastify/helmet'
 import type { FastifyInstance } from 'fastify'
 import { notFound } from '../errors.js'
 import { problemHandler, sendProblem } from '../features/problem.js'
@@ -8,6 +7,7 @@ import metrics from './metrics-plugin.js'
 import { addHealth } from './health.js'
 import { addOverloadProtection, type OverloadOptions } from './overload.js'
 import { addDocsUi, addRouteInventory } from './docs.js'
+import { addSecurityHeaders } from './security-headers.js'
 
 export interface OpsOptions {
   metricsToken: string
@@ -21,7 +21,7 @@ export default fp(async function ops (app: FastifyInstance, opts: OpsOptions) {
   addRouteInventory(app)
   // Every answer is data for programs, never a page: nothing may load, frame or run from it (OWASP REST cheat sheet).
   // /docs replaces the CSP with its own. CORP stays same-origin: CORS reads (JWKS, features) are not affected by it.
-  await app.register(helmet, {
+  addSecurityHeaders(app, {
     contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] } }
   })
   addHealth(app, { retryAfterS: opts.overload.retryAfterS })

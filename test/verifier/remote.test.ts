@@ -21,7 +21,7 @@ async function issue (issuer: Issuer): Promise<string> {
 
 /** Requests the issuer served for `url`, read from its request log. */
 function hits (issuer: Issuer, url: string): number {
-  return issuer.logs.filter(l => l.includes('"incoming request"') && l.includes(`"url":"${url}"`)).length
+  return issuer.logs.filter(l => l.includes('"request completed"') && l.includes(`"url":"${url}"`)).length
 }
 
 interface Consumer { app: FastifyInstance, get: (token: string) => Promise<{ status: number, body: Record<string, unknown>, headers: Headers | Record<string, unknown> }>, advance: (s: number) => void }
