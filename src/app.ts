@@ -2,7 +2,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { DestinationStream } from 'pino'
 import { retentionMs, type Config } from './config.js'
-import { addAccessLog, loggerOptions } from './logger.js'
+import { AccessLog, loggerOptions } from './logger.js'
 import keyStore from './keys/plugin.js'
 import clientStore from './clients/plugin.js'
 import oauth from './oauth/plugin.js'
@@ -34,10 +34,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     // The ops plugin answers requests that arrive while closing, as problem+json (src/ops/health.ts).
     return503OnClosing: false,
     requestIdHeader: false,
-    disableRequestLogging: true, // replaced by addAccessLog: one line per request
+    logController: new AccessLog(),
     allowErrorHandlerOverride: false
   })
-  addAccessLog(app)
   // Collects every route's schemas: the OpenAPI document at /features/api (the OGC service-desc).
   await app.register(swagger, {
     openapi: {
