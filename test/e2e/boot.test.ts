@@ -1,33 +1,8 @@
 // The quick start as a user meets it: the real process, zero configuration but a port and directories.
 import t from 'tap'
-import { spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import { stat, readFile } from 'node:fs/promises'
-
-const server = new URL('../../src/server.ts', import.meta.url).pathname
-
-async function freePort (): Promise<number> {
-  return await new Promise(resolve => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => { resolve(port) })
-    })
-  })
-}
-
-function start (env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', server], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d: Buffer) => { stdout += String(d) })
-  child.stderr.on('data', (d: Buffer) => { stderr += String(d) })
-  const exited = new Promise<number | null>(resolve => child.once('exit', resolve))
-  const output = () => ({ stdout, stderr })
-  const waitFor = async (pattern: RegExp): Promise<void> => {
-    for (let i = 0; i < 300 && !pattern.test(stdout); i++) await new Promise(resolve => setTimeout(resolve, 50))
-  }
-  return { child, exited, output, waitFor }
-}
+import { freePort } from '../helpers/net.js'
+import { startServer as start } from '../helpers/process.js'
 
 t.test('first start generates keys and demo clients and prints a curl command that works', async t => {
   const dir = t.testdir()
@@ -48,19 +23,19 @@ t.test('first start generates keys and demo clients and prints a curl command th
   t.notOk(proc.output().stdout.split('\n').filter(l => l.startsWith('{')).join('').includes(secret as string), 'no log line carries the secret')
   t.notOk((await readFile(`${dir}/data/clients.json`, 'utf8')).includes(secret as string), 'the secret is stored only hashed')
   proc.child.kill('SIGTERM')
-  t.equal(await proc.exited, 0, 'SIGTERM closes gracefully with exit 0')
+  t.equal((await proc.exited).code, 0, 'SIGTERM closes gracefully with exit 0')
 })
 
 t.test('a bad variable stops start-up with a message naming it', async t => {
   const proc = start({ PORT: 'eighty' })
-  t.equal(await proc.exited, 1)
+  t.equal((await proc.exited).code, 1)
   t.match(proc.output().stderr, /APP_CONFIG_INVALID|invalid configuration: PORT="eighty"/)
 })
 
 t.test('a corrupt key ring stops start-up and is left untouched', async t => {
   const dir = t.testdir({ keys: { 'keyring.json': 'not json' } })
   const proc = start({ PORT: String(await freePort()), KEYS_DIR: `${dir}/keys`, DATA_DIR: `${dir}/data` })
-  t.equal(await proc.exited, 1)
+  t.equal((await proc.exited).code, 1)
   t.match(proc.output().stderr, /APP_KEYS_CORRUPT/)
   t.equal(await readFile(`${dir}/keys/keyring.json`, 'utf8'), 'not json')
 })

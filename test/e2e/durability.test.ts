@@ -1,27 +1,9 @@
 // Crash durability of the real process: every 201 answered before a SIGKILL is there, unchanged, after a restart.
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { serializeClients } from '../../src/clients/registry.js'
 import { clientsFixture, smallSeed } from '../helpers/app.js'
 import { freePort } from '../helpers/net.js'
-
-const server = new URL('../../src/server.ts', import.meta.url).pathname
-
-function start (env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', server], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d: Buffer) => { stdout += String(d) })
-  child.stderr.on('data', (d: Buffer) => { stderr += String(d) })
-  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.once('exit', (code, signal) => { resolve({ code, signal }) }))
-  let gone = false
-  void exited.then(() => { gone = true })
-  const ready = async (): Promise<void> => {
-    for (let i = 0; i < 400 && !gone && !stdout.includes('geotoken listening on'); i++) await new Promise(resolve => setTimeout(resolve, 50))
-    if (!stdout.includes('geotoken listening on')) throw new Error(`server did not start:\n${stdout}\n${stderr}`)
-  }
-  return { child, exited, ready, output: () => ({ stdout, stderr }) }
-}
+import { startServer as start } from '../helpers/process.js'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 

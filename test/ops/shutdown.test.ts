@@ -1,35 +1,10 @@
 // Graceful shutdown of the real process: SIGTERM lets in-flight requests finish, closes the store, exits 0.
 import t from 'tap'
-import { spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import { request as httpRequest, Agent } from 'node:http'
 import { serializeClients } from '../../src/clients/registry.js'
 import { clientsFixture, smallSeed } from '../helpers/app.js'
-
-const server = new URL('../../src/server.ts', import.meta.url).pathname
-
-async function freePort (): Promise<number> {
-  return await new Promise(resolve => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => { resolve(port) })
-    })
-  })
-}
-
-function start (env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', server], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d: Buffer) => { stdout += String(d) })
-  child.stderr.on('data', (d: Buffer) => { stderr += String(d) })
-  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.once('exit', (code, signal) => { resolve({ code, signal }) }))
-  const ready = async (): Promise<void> => {
-    for (let i = 0; i < 400 && child.exitCode === null && !stdout.includes('geotoken listening on'); i++) await new Promise(resolve => setTimeout(resolve, 50))
-    if (!stdout.includes('geotoken listening on')) throw new Error(`server did not start:\n${stdout}\n${stderr}`)
-  }
-  return { child, exited, ready, output: () => ({ stdout, stderr }) }
-}
+import { freePort } from '../helpers/net.js'
+import { startServer as start } from '../helpers/process.js'
 
 interface Answer { status: number, body: string, headers: Record<string, unknown> }
 
