@@ -1,9 +1,7 @@
 // Property test: random organizations, features and requests; nothing of another organization ever shows.
 import t from 'tap'
 import fc from 'fast-check'
-import { build, tokenFor, type TestClient } from '../helpers/app.js'
-import { updateClients } from '../../src/clients/store.js'
-import { addClient } from '../../src/clients/registry.js'
+import { build, tokensForOrgs } from '../helpers/app.js'
 
 t.test('a store without a seed starts with no collections', async t => {
   const { app } = await build(t, { LOG_LEVEL: 'warn', SEED_FILE: '' })
@@ -13,19 +11,7 @@ t.test('a store without a seed starts with no collections', async t => {
 t.test('random organizations, features and queries stay isolated', async t => {
   const { app, dataDir } = await build(t, { LOG_LEVEL: 'warn' })
   const orgs = ['acme', 'globex', 'initech', 'umbrella', 'hooli']
-  const clients: Record<string, TestClient> = {}
-  await updateClients(dataDir, file => {
-    let next = file
-    for (const org of orgs) {
-      const added = addClient(next, { org, scopes: ['features:read', 'features:write'], now: new Date() })
-      next = added.file
-      clients[org] = { id: added.client.client_id, secret: added.secret, org }
-    }
-    return { file: next, result: null }
-  })
-  await app.clients.reload()
-  const tokens: Record<string, string> = {}
-  for (const org of orgs) tokens[org] = await tokenFor(app, clients[org] as TestClient)
+  const tokens = await tokensForOrgs(app, dataDir, orgs)
 
   // Ownership as the test knows it: every id posted, by org, with its point.
   const owned = new Map<string, { org: string, lon: number, lat: number, kind: string }>()

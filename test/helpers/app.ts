@@ -7,6 +7,7 @@ import { loadConfig, type Config } from '../../src/config.js'
 import { addClient, emptyClients, serializeClients, type ClientsFile } from '../../src/clients/registry.js'
 import { serializeRing, type KeyRing } from '../../src/keys/keyring.js'
 import { newRingKey } from '../../src/keys/generate.js'
+import { updateClients } from '../../src/clients/store.js'
 
 type Tap = Pick<Test, 'testdir' | 'teardown'>
 
@@ -107,4 +108,22 @@ export async function tokenFor (app: FastifyInstance, client: TestClient, scope?
 
 export function decodePart (token: string, index: 0 | 1): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[index] as string, 'base64url').toString('utf8')) as Record<string, unknown>
+}
+
+/** One read+write client per org, added to the running app's clients.json, and a token for each. */
+export async function tokensForOrgs (app: FastifyInstance, dataDir: string, orgs: readonly string[]): Promise<Record<string, string>> {
+  const clients: TestClient[] = []
+  await updateClients(dataDir, file => {
+    let next = file
+    for (const org of orgs) {
+      const added = addClient(next, { org, scopes: ['features:read', 'features:write'], now: new Date() })
+      next = added.file
+      clients.push({ id: added.client.client_id, secret: added.secret, org })
+    }
+    return { file: next, result: null }
+  })
+  await app.clients.reload()
+  const tokens: Record<string, string> = {}
+  for (const client of clients) tokens[client.org] = await tokenFor(app, client)
+  return tokens
 }

@@ -4,28 +4,14 @@ import t from 'tap'
 import fc from 'fast-check'
 import { randomUUID } from 'node:crypto'
 import type { LightMyRequestResponse } from 'fastify'
-import { build, tokenFor, type TestClient } from '../helpers/app.js'
-import { updateClients } from '../../src/clients/store.js'
-import { addClient } from '../../src/clients/registry.js'
+import { build, tokenFor, tokensForOrgs } from '../helpers/app.js'
 
 const ORGS = ['acme', 'globex', 'initech', 'umbrella']
 const COLLECTIONS = ['sites', 'networks'] as const
 
 t.test('random writes on another organization\'s ids answer exactly like a missing id and change nothing', async t => {
   const { app, dataDir } = await build(t, { LOG_LEVEL: 'warn', OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0' })
-  const clients: Record<string, TestClient> = {}
-  await updateClients(dataDir, file => {
-    let next = file
-    for (const org of ORGS) {
-      const added = addClient(next, { org, scopes: ['features:read', 'features:write'], now: new Date() })
-      next = added.file
-      clients[org] = { id: added.client.client_id, secret: added.secret, org }
-    }
-    return { file: next, result: null }
-  })
-  await app.clients.reload()
-  const tokens: Record<string, string> = {}
-  for (const org of ORGS) tokens[org] = await tokenFor(app, clients[org] as TestClient)
+  const tokens = await tokensForOrgs(app, dataDir, ORGS)
   const auth = (org: string) => ({ authorization: `Bearer ${tokens[org] as string}` })
 
   // Each org creates features in both collections; the test remembers who owns what and its ETag.
