@@ -78,6 +78,29 @@ export class Partition {
     return slot
   }
 
+  /**
+   * Bulk load of a snapshot line: a new feature at the end, with one hash operation where `put` needs two.
+   * A snapshot never repeats an id, so a repeat is damage.
+   */
+  load (id: string, json: string, time: number, minX: number, minY: number, maxX: number, maxY: number): void {
+    const size = this.#slots.size
+    const slot = this.#append()
+    this.#slots.set(id, slot)
+    if (this.#slots.size === size) throw new Error(`id ${id} appears twice`)
+    this.#ids[slot] = id
+    this.#json[slot] = json
+    this.#times[slot] = time
+    const b = this.#boxes
+    b[slot * 4] = minX
+    b[slot * 4 + 1] = minY
+    b[slot * 4 + 2] = maxX
+    b[slot * 4 + 3] = maxY
+    const hasBox = !Number.isNaN(minX)
+    this.#flags[slot] = ALIVE | (hasBox ? GEOMETRY : 0)
+    this.#extent = undefined
+    if (this.#indexed && hasBox) this.#addOverlay(slot, minX, minY, maxX, maxY)
+  }
+
   delete (id: string): boolean {
     const slot = this.#slots.get(id)
     if (slot === undefined) return false

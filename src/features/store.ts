@@ -217,7 +217,7 @@ export class FeatureIndex {
       if (!this.#defs.has(collection)) throw new Error(`unknown collection ${collection}`)
       last = this.#restoring = { org, collection, partition: this.#partition(org, collection, true) as Partition }
     }
-    this.#put(last.partition, record)
+    last.partition.load(record.id, record.json, record.time, record.minX, record.minY, record.maxX, record.maxY)
   }
 
   #put (partition: Partition, r: FeatureRecord): number {

@@ -100,3 +100,10 @@ t.test('a version 1 snapshot opens with the same served JSON and ETags, and is r
   const plain = store.get('acme', 'sites', 'plain')
   t.equal(plain?.etag, index.get('acme', 'sites', 'plain')?.etag)
 })
+
+t.test('a snapshot that repeats an id is damage: APP_FEATURES_CORRUPT, not a silently merged partition', async t => {
+  const dir = t.testdir()
+  const entries = [...sample().entries()]
+  await writeSnapshot(dir, DEFS, [...entries, entries[0] as (typeof entries)[number]])
+  await t.rejects(readSnapshot(dir), { code: 'APP_FEATURES_CORRUPT', message: /appears twice/ })
+})
