@@ -1,5 +1,6 @@
 // POST /oauth/revoke (RFC 7009): a client revokes its own refresh or access tokens.
 import type { FastifyInstance } from 'fastify'
+import { audit } from '../ops/audit.js'
 import { authenticateClient, presentedCredentials } from './client-auth.js'
 import type { TokenRouteOptions } from './token.js'
 import { OAuthErrorSchema } from './token.js'
@@ -26,19 +27,19 @@ export default async function revokeRoute (app: FastifyInstance, opts: TokenRout
   }, async (request, reply) => {
     const { token } = request.body
     const client = authenticateClient(app.clients.directory, presentedCredentials(request.headers.authorization, request.body))
-    const audit = { event: 'token.revoked', client_id: client.client_id, org: client.org }
+    const who = { client_id: client.client_id, org: client.org }
     // §2.1: the hint only orders the lookups; a wrong hint still finds the token.
     const refresh = await opts.refreshTokens.revoke(token, client.client_id)
     if (refresh.revoked) {
       for (const t of refresh.accessTokens) await app.tokenState.revoked.add(t.jti, t.expiresAtMs)
-      request.log.info({ ...audit, token_type: 'refresh_token', access_tokens: refresh.accessTokens.length }, 'refresh token family revoked')
+      audit(request.log, 'token.revoked', { ...who, reason: 'refresh_token', detail: `family revoked with ${refresh.accessTokens.length} access tokens` })
       return await reply.code(200).send()
     }
     const claims = await opts.verifyAccessToken(token).catch(() => undefined)
     // §2.2: an unknown, invalid, expired or foreign token is answered 200 all the same: nothing to learn from it.
     if (claims?.client_id === client.client_id) {
       await app.tokenState.revoked.add(claims.jti, (claims.exp + opts.clockToleranceS) * 1000)
-      request.log.info({ ...audit, token_type: 'access_token', jti: claims.jti }, 'access token revoked')
+      audit(request.log, 'token.revoked', { ...who, reason: 'access_token', jti: claims.jti })
     }
     return await reply.code(200).send()
   })

@@ -6,6 +6,7 @@ export type AuditEvent =
   | 'token.issued' // an access token was signed (token endpoint)
   | 'token.refused' // the token endpoint refused a request, or a guard refused an access token
   | 'token.revoked' // a token was revoked (RFC 7009)
+  | 'token.refresh_reused' // a used refresh token came back: it leaked, its whole family is revoked
   | 'client.auth_failed' // client authentication failed (unknown client, wrong secret, disabled: alike)
   | 'client.locked_out' // repeated failures: the client id is refused for a while
   | 'rate.limited' // a request exceeded a rate limit
@@ -57,6 +58,6 @@ export function audit (log: AuditLog, event: AuditEvent, fields: AuditFields = {
     if (value === undefined || !ALLOWED.has(name)) continue
     line[name] = typeof value === 'string' && CREDENTIAL.test(value) ? '[Redacted]' : value
   }
-  const level = event === 'keys.emergency' || event === 'client.locked_out' ? 'warn' : 'info'
+  const level = event === 'keys.emergency' || event === 'client.locked_out' || event === 'token.refresh_reused' ? 'warn' : 'info'
   log[level](line, event)
 }

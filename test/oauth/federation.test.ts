@@ -172,7 +172,7 @@ t.test('an org taken from a claim must be allowed for the issuer and be the clie
 })
 
 t.test('refresh tokens rotate on every use; reusing one revokes the whole family and its access tokens', async t => {
-  const { idp, exchange, refresh, app, clients } = await setup(t)
+  const { idp, exchange, refresh, app, clients, logs } = await setup(t)
   const first = (await exchange(await assertion(idp))).json() as { access_token: string, refresh_token: string }
   const r1 = await refresh(first.refresh_token)
   t.equal(r1.statusCode, 200)
@@ -190,6 +190,8 @@ t.test('refresh tokens rotate on every use; reusing one revokes the whole family
   t.equal(await guarded(fourth.access_token), 200)
   const reuse = await refresh(first.refresh_token)
   t.match(reuse.json(), { error: 'invalid_grant', error_description: /already used/ })
+  t.ok(logs.some(l => l.includes('"event":"token.refresh_reused"') && l.includes('"level":40')), 'the reuse is an audit warning')
+  t.notOk(logs.some(l => l.includes(first.refresh_token)), 'refresh tokens never reach the log')
   t.equal((await refresh(fourth.refresh_token)).json().error, 'invalid_grant', 'the latest token of the family is revoked too')
   t.equal(await guarded(fourth.access_token), 401, 'access tokens minted from the family are refused')
   t.equal(await guarded(first.access_token), 401)

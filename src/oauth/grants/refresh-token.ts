@@ -3,6 +3,7 @@ import { OAuthError } from '../../errors.js'
 import type { ExpiringIdSet } from '../../tokens/expiring-set.js'
 import type { RefreshTokens } from '../../tokens/refresh-tokens.js'
 import type { Log } from '../../keys/store.js'
+import { audit } from '../../ops/audit.js'
 import { grantedScope } from './client-credentials.js'
 import type { Grant } from './grant.js'
 
@@ -26,7 +27,7 @@ export function refreshToken (opts: RefreshGrantOptions): Grant {
         if (result.reason === 'reused') {
           // OAuth 2.0 Security BCP §4.14.2: a replayed refresh token means it leaked; nothing of the family stays valid.
           for (const t of result.revokedAccessTokens ?? []) await opts.revoked.add(t.jti, t.expiresAtMs)
-          opts.log.warn({ event: 'token.refresh_reused', client_id: client.client_id, org: client.org, revoked_access_tokens: result.revokedAccessTokens?.length ?? 0 }, 'refresh token reuse: family revoked')
+          audit(opts.log, 'token.refresh_reused', { client_id: client.client_id, org: client.org, detail: `family revoked with ${result.revokedAccessTokens?.length ?? 0} access tokens` })
         }
         throw new OAuthError('invalid_grant', REASONS[result.reason], 400, result.reason)
       }
