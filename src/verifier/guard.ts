@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'f
 import { OAuthError } from '../errors.js'
 import type { AccessTokenClaims } from '../tokens/access-token.js'
 import { checkClaims, checkHeader, fastJwtOptions, type VerificationRules } from './rules.js'
-import { refusalReason, type RefusalReason } from './refusal.js'
+import { refusalReason, TokenRefused, type RefusalReason } from './refusal.js'
 import { VerifiedTokenCache } from './token-cache.js'
 
 declare module '@fastify/jwt' {
@@ -73,7 +73,7 @@ export default fp(async function guard (app, opts: GuardOptions) {
         const { header } = token as { header: Record<string, unknown> }
         const kid = checkHeader(header)
         const pem = await opts.keys.publicKey(kid)
-        if (pem === undefined) throw new OAuthError('invalid_token', 'token signing key is unknown', 401, `kid ${kid}`)
+        if (pem === undefined) throw new TokenRefused('unknown_kid', 'token signing key is unknown', `kid ${kid}`)
         return pem
       }
     },
@@ -84,10 +84,10 @@ export default fp(async function guard (app, opts: GuardOptions) {
 
   async function verify (request: FastifyRequest): Promise<AccessTokenClaims> {
     const token = BEARER.exec(request.headers.authorization as string)?.[1]
-    if (token === undefined) throw new OAuthError('invalid_token', 'Authorization header is not "Bearer <token>"', 401)
+    if (token === undefined) throw new TokenRefused('malformed', 'Authorization header is not "Bearer <token>"')
     const cached = await cache.lookup(token, clock(), opts.keys)
     if (cached !== undefined) {
-      if (opts.isRevoked !== undefined && await opts.isRevoked(cached)) throw new OAuthError('invalid_token', 'token has been revoked', 401)
+      if (opts.isRevoked !== undefined && await opts.isRevoked(cached)) throw new TokenRefused('revoked', 'token has been revoked')
       return cached
     }
     let payload: Record<string, unknown>
@@ -101,7 +101,7 @@ export default fp(async function guard (app, opts: GuardOptions) {
       throw new OAuthError('invalid_token', expired ? 'token has expired' : 'token is invalid', 401, `${e.code ?? 'error'}: ${e.message ?? ''}`)
     }
     const claims = checkClaims(payload, opts, clock())
-    if (opts.isRevoked !== undefined && await opts.isRevoked(claims)) throw new OAuthError('invalid_token', 'token has been revoked', 401)
+    if (opts.isRevoked !== undefined && await opts.isRevoked(claims)) throw new TokenRefused('revoked', 'token has been revoked')
     await cache.remember(token, claims, opts.keys)
     return claims
   }

@@ -1,6 +1,6 @@
 // Owns the rules every geotoken access token must pass, shared by the in-process guard and remote consumers.
 import type { AccessTokenClaims } from '../tokens/access-token.js'
-import { OAuthError } from '../errors.js'
+import { TokenRefused } from './refusal.js'
 
 export interface VerificationRules {
   issuer: string
@@ -25,32 +25,31 @@ export function fastJwtOptions (rules: VerificationRules): Record<string, unknow
   }
 }
 
-const invalid = (description: string, detail?: string): OAuthError => new OAuthError('invalid_token', description, 401, detail)
 
 /** RFC 9068 §4 header checks, before any key is looked up: a token cannot steer which key or algorithm is used. */
 export function checkHeader (header: Record<string, unknown>): string {
-  if (header.alg !== 'RS256') throw invalid('token algorithm is not allowed', `alg ${JSON.stringify(header.alg)}`)
+  if (header.alg !== 'RS256') throw new TokenRefused('bad_algorithm', 'token algorithm is not allowed', `alg ${JSON.stringify(header.alg)}`)
   if (typeof header.typ !== 'string' || header.typ.toLowerCase().replace(/^application\//, '') !== 'at+jwt') {
-    throw invalid('token is not an at+jwt access token', `typ ${JSON.stringify(header.typ)}`)
+    throw new TokenRefused('wrong_type', 'token is not an at+jwt access token', `typ ${JSON.stringify(header.typ)}`)
   }
   for (const name of ['jku', 'jwk', 'x5u', 'x5c', 'crit', 'b64']) {
-    if (name in header) throw invalid('token header is not accepted', `header carries ${name}`)
+    if (name in header) throw new TokenRefused('forbidden_header', 'token header is not accepted', `header carries ${name}`)
   }
-  if (typeof header.kid !== 'string' || header.kid.length === 0 || header.kid.length > 128) throw invalid('token has no valid kid')
+  if (typeof header.kid !== 'string' || header.kid.length === 0 || header.kid.length > 128) throw new TokenRefused('malformed', 'token has no valid kid')
   return header.kid
 }
 
 /** Claim checks fast-jwt does not make: types of our own claims, iat not in the future, a sane lifetime. */
 export function checkClaims (payload: Record<string, unknown>, rules: VerificationRules, nowMs: number): AccessTokenClaims {
   for (const name of ['sub', 'client_id', 'org', 'scope', 'jti'] as const) {
-    if (typeof payload[name] !== 'string') throw invalid('token claims are malformed', `${name} is not a string`)
+    if (typeof payload[name] !== 'string') throw new TokenRefused('bad_claims', 'token claims are malformed', `${name} is not a string`)
   }
   const { iat, exp } = payload
-  if (typeof iat !== 'number' || typeof exp !== 'number') throw invalid('token claims are malformed', 'iat/exp not numbers')
+  if (typeof iat !== 'number' || typeof exp !== 'number') throw new TokenRefused('bad_claims', 'token claims are malformed', 'iat/exp not numbers')
   // fast-jwt checks exp against the wall clock; checked again here against the injected one, which tests and
   // callers outside a request (introspection) rely on.
-  if (exp * 1000 + rules.clockToleranceS * 1000 <= nowMs) throw invalid('token has expired')
-  if (iat * 1000 > nowMs + rules.clockToleranceS * 1000) throw invalid('token was issued in the future')
-  if (exp - iat > rules.maxLifetimeS) throw invalid('token lifetime exceeds what the issuer grants')
+  if (exp * 1000 + rules.clockToleranceS * 1000 <= nowMs) throw new TokenRefused('expired', 'token has expired')
+  if (iat * 1000 > nowMs + rules.clockToleranceS * 1000) throw new TokenRefused('issued_in_future', 'token was issued in the future')
+  if (exp - iat > rules.maxLifetimeS) throw new TokenRefused('bad_lifetime', 'token lifetime exceeds what the issuer grants')
   return payload as unknown as AccessTokenClaims
 }

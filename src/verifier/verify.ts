@@ -4,6 +4,7 @@ import { OAuthError } from '../errors.js'
 import type { AccessTokenClaims } from '../tokens/access-token.js'
 import type { KeySource } from './guard.js'
 import { checkClaims, checkHeader, fastJwtOptions, type VerificationRules } from './rules.js'
+import { TokenRefused } from './refusal.js'
 
 /** Claims of a valid token, or an OAuthError invalid_token saying why not. */
 export type TokenVerifier = (token: string) => Promise<AccessTokenClaims>
@@ -13,7 +14,7 @@ export function createTokenVerifier (rules: VerificationRules, keys: KeySource, 
     ...fastJwtOptions(rules),
     key: async ({ header }: { header: Record<string, unknown> }) => {
       const pem = await keys.publicKey(checkHeader(header))
-      if (pem === undefined) throw new OAuthError('invalid_token', 'token signing key is unknown', 401)
+      if (pem === undefined) throw new TokenRefused('unknown_kid', 'token signing key is unknown')
       return pem
     }
   } as Parameters<typeof createVerifier>[0]) as unknown as (token: string) => Promise<Record<string, unknown>>
