@@ -65,16 +65,7 @@ export class Partition {
       if (flags !== 0 && !(hasBox && this.#sameBox(slot, minX, minY, maxX, maxY))) flags = 0
       this.#unoverlay(slot)
     }
-    this.#json[slot] = json
-    this.#times[slot] = time
-    const b = this.#boxes
-    b[slot * 4] = minX
-    b[slot * 4 + 1] = minY
-    b[slot * 4 + 2] = maxX
-    b[slot * 4 + 3] = maxY
-    this.#flags[slot] = flags | ALIVE | (hasBox ? GEOMETRY : 0)
-    this.#extent = undefined
-    if (this.#indexed && hasBox && flags === 0) this.#addOverlay(slot, minX, minY, maxX, maxY)
+    this.#fill(slot, json, time, minX, minY, maxX, maxY, flags)
     return slot
   }
 
@@ -88,6 +79,12 @@ export class Partition {
     this.#slots.set(id, slot)
     if (this.#slots.size === size) throw new Error(`id ${id} appears twice`)
     this.#ids[slot] = id
+    this.#fill(slot, json, time, minX, minY, maxX, maxY, 0)
+  }
+
+  /** Writes a slot's data; `staticFlag` keeps a still-valid static index entry, otherwise a box goes to the overlay. */
+  #fill (slot: number, json: string, time: number, minX: number, minY: number, maxX: number, maxY: number, staticFlag: number): void {
+    const hasBox = !Number.isNaN(minX)
     this.#json[slot] = json
     this.#times[slot] = time
     const b = this.#boxes
@@ -95,10 +92,9 @@ export class Partition {
     b[slot * 4 + 1] = minY
     b[slot * 4 + 2] = maxX
     b[slot * 4 + 3] = maxY
-    const hasBox = !Number.isNaN(minX)
-    this.#flags[slot] = ALIVE | (hasBox ? GEOMETRY : 0)
+    this.#flags[slot] = staticFlag | ALIVE | (hasBox ? GEOMETRY : 0)
     this.#extent = undefined
-    if (this.#indexed && hasBox) this.#addOverlay(slot, minX, minY, maxX, maxY)
+    if (this.#indexed && hasBox && staticFlag === 0) this.#addOverlay(slot, minX, minY, maxX, maxY)
   }
 
   delete (id: string): boolean {

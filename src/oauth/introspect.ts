@@ -1,11 +1,9 @@
 // POST /oauth/introspect (RFC 7662): whether a token is active, for authenticated clients.
 import type { FastifyInstance } from 'fastify'
 import { authenticateClient, presentedCredentials } from './client-auth.js'
-import { TokenHintBodySchema } from './revoke.js'
+import { TokenHintBodySchema, type TokenHintBody } from './revoke.js'
 import type { TokenRouteOptions } from './token.js'
 import { OAuthErrorSchema } from './token.js'
-
-interface IntrospectBody { token: string, token_type_hint?: string, client_id?: string, client_secret?: string }
 
 const IntrospectionSchema = {
   type: 'object',
@@ -26,10 +24,10 @@ const IntrospectionSchema = {
 } as const
 
 export default async function introspectRoute (app: FastifyInstance, opts: TokenRouteOptions) {
-  app.post<{ Body: IntrospectBody }>('/introspect', {
+  app.post<{ Body: TokenHintBody }>('/introspect', {
     bodyLimit: 32768,
     schema: {
-      consumes: ['application/x-www-form-urlencoded'], // for the OpenAPI document (RFC 7009 §2.1, RFC 7662 §2.1)
+      consumes: ['application/x-www-form-urlencoded'], // for the OpenAPI document (RFC 7662 §2.1)
       body: TokenHintBodySchema, response: { 200: IntrospectionSchema, '4xx': OAuthErrorSchema } }
   }, async (request) => {
     const { token } = request.body

@@ -5,7 +5,8 @@ import { authenticateClient, presentedCredentials } from './client-auth.js'
 import type { TokenRouteOptions } from './token.js'
 import { OAuthErrorSchema } from './token.js'
 
-interface RevokeBody { token: string, token_type_hint?: string, client_id?: string, client_secret?: string }
+/** The body of both revocation and introspection: a token, an optional hint, optional client_secret_post credentials. */
+export interface TokenHintBody { token: string, token_type_hint?: string, client_id?: string, client_secret?: string }
 
 export const TokenHintBodySchema = {
   type: 'object',
@@ -19,10 +20,10 @@ export const TokenHintBodySchema = {
 } as const
 
 export default async function revokeRoute (app: FastifyInstance, opts: TokenRouteOptions) {
-  app.post<{ Body: RevokeBody }>('/revoke', {
+  app.post<{ Body: TokenHintBody }>('/revoke', {
     bodyLimit: 32768,
     schema: {
-      consumes: ['application/x-www-form-urlencoded'], // for the OpenAPI document (RFC 7009 §2.1, RFC 7662 §2.1)
+      consumes: ['application/x-www-form-urlencoded'], // for the OpenAPI document (RFC 7009 §2.1)
       body: TokenHintBodySchema, response: { 200: { type: 'null' }, '4xx': OAuthErrorSchema } }
   }, async (request, reply) => {
     const { token } = request.body

@@ -1,9 +1,6 @@
 // Crash durability of the real process: every 201 answered before a SIGKILL is there, unchanged, after a restart.
 import t from 'tap'
-import { serializeClients } from '../../src/clients/registry.js'
-import { clientsFixture, smallSeed } from '../helpers/app.js'
-import { freePort } from '../helpers/net.js'
-import { startServer as start } from '../helpers/process.js'
+import { processFixture, startServer as start } from '../helpers/process.js'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
@@ -11,16 +8,7 @@ interface Acked { id: string, coordinates: [number, number], name: string, cycle
 
 t.test('acknowledged feature writes survive SIGKILL and restart, three times over', async t => {
   const started = Date.now()
-  const { file, clients } = clientsFixture([{ org: 'acme', scopes: ['features:read', 'features:write'] }])
-  const client = clients[0]
-  if (client === undefined) throw new Error('no client')
-  const dir = t.testdir({ data: { 'clients.json': serializeClients(file) }, 'seed.geojson': smallSeed() })
-  const port = await freePort()
-  const base = `http://127.0.0.1:${port}`
-  const env = {
-    PORT: String(port), HOST: '127.0.0.1', KEYS_DIR: `${dir}/keys`, DATA_DIR: `${dir}/data`, SEED_FILE: `${dir}/seed.geojson`,
-    DEMO_CLIENTS: 'false', LOG_LEVEL: 'warn', ISSUER: '', AUDIENCE: ''
-  }
+  const { client, base, env } = await processFixture(t, { LOG_LEVEL: 'warn' })
   let proc = start(env)
   t.teardown(() => { proc.child.kill('SIGKILL') })
   await proc.ready()

@@ -1,5 +1,9 @@
 // The real service as a child process (src/server.ts through tsx), for tests about processes: boot, crashes, signals.
 import { spawn, type ChildProcess } from 'node:child_process'
+import type { Test } from 'tap'
+import { serializeClients } from '../../src/clients/registry.js'
+import { clientsFixture, smallSeed, type TestClient } from './app.js'
+import { freePort } from './net.js'
 
 const server = new URL('../../src/server.ts', import.meta.url).pathname
 
@@ -31,4 +35,18 @@ export function startServer (env: Record<string, string>): ServerProcess {
       if (!stdout.includes('geotoken listening on')) throw new Error(`server did not start:\n${stdout}\n${stderr}`)
     }
   }
+}
+
+/** One acme client (read+write), the small seed and a free port: the environment a process test starts with. */
+export async function processFixture (t: Pick<Test, 'testdir'>, extra: Record<string, string> = {}): Promise<{ client: TestClient, base: string, env: Record<string, string> }> {
+  const { file, clients } = clientsFixture([{ org: 'acme', scopes: ['features:read', 'features:write'] }])
+  const client = clients[0]
+  if (client === undefined) throw new Error('no client')
+  const dir = t.testdir({ data: { 'clients.json': serializeClients(file) }, 'seed.geojson': smallSeed() })
+  const port = await freePort()
+  const env = {
+    PORT: String(port), HOST: '127.0.0.1', KEYS_DIR: `${dir}/keys`, DATA_DIR: `${dir}/data`, SEED_FILE: `${dir}/seed.geojson`,
+    DEMO_CLIENTS: 'false', ISSUER: '', AUDIENCE: '', ...extra
+  }
+  return { client, base: `http://127.0.0.1:${port}`, env }
 }

@@ -1,6 +1,7 @@
 import t from 'tap'
 import pino from 'pino'
 import { Writable } from 'node:stream'
+import { generateKeyPairSync } from 'node:crypto'
 import { audit } from '../../src/ops/audit.js'
 
 function capture () {
@@ -19,7 +20,9 @@ t.test('an audit line carries the event and the allowed fields only', async t =>
 
 t.test('a token or a private key inside an allowed field is redacted', async t => {
   const { log, lines } = capture()
-  audit(log, 'token.refused', { detail: 'got eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln here', reason: '-----BEGIN PRIVATE KEY-----\nMII' })
+  // A real key generated for the test: no key material is committed.
+  const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string
+  audit(log, 'token.refused', { detail: 'got eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln here', reason: pem })
   t.equal(lines[0]?.detail, '[Redacted]')
   t.equal(lines[0]?.reason, '[Redacted]')
 })

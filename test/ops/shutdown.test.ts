@@ -1,24 +1,12 @@
 // Graceful shutdown of the real process: SIGTERM lets in-flight requests finish, closes the store, exits 0.
 import t from 'tap'
 import { request as httpRequest, Agent } from 'node:http'
-import { serializeClients } from '../../src/clients/registry.js'
-import { clientsFixture, smallSeed } from '../helpers/app.js'
-import { freePort } from '../helpers/net.js'
-import { startServer as start } from '../helpers/process.js'
+import { processFixture, startServer as start } from '../helpers/process.js'
 
 interface Answer { status: number, body: string, headers: Record<string, unknown> }
 
 t.test('SIGTERM finishes in-flight requests, flushes and closes the store, and exits 0', async t => {
-  const { file, clients } = clientsFixture([{ org: 'acme', scopes: ['features:read', 'features:write'] }])
-  const client = clients[0]
-  if (client === undefined) throw new Error('no client')
-  const dir = t.testdir({ data: { 'clients.json': serializeClients(file) }, 'seed.geojson': smallSeed() })
-  const port = await freePort()
-  const base = `http://127.0.0.1:${port}`
-  const env = {
-    PORT: String(port), HOST: '127.0.0.1', KEYS_DIR: `${dir}/keys`, DATA_DIR: `${dir}/data`, SEED_FILE: `${dir}/seed.geojson`,
-    DEMO_CLIENTS: 'false', LOG_LEVEL: 'info', ISSUER: '', AUDIENCE: '', SHUTDOWN_TIMEOUT_S: '20'
-  }
+  const { client, base, env } = await processFixture(t, { LOG_LEVEL: 'info', SHUTDOWN_TIMEOUT_S: '20' })
   let proc = start(env)
   t.teardown(() => { proc.child.kill('SIGKILL') })
   await proc.ready()
@@ -36,7 +24,7 @@ t.test('SIGTERM finishes in-flight requests, flushes and closes the store, and e
   const slowPost = async (name: string, gapMs: number): Promise<Answer> => await new Promise((resolve, reject) => {
     const body = JSON.stringify({ type: 'Feature', geometry: { type: 'Point', coordinates: [5, 45] }, properties: { name, kind: 'depot' } })
     const req = httpRequest({
-      port, host: '127.0.0.1', path: items, method: 'POST', agent,
+      port: Number(env.PORT), host: '127.0.0.1', path: items, method: 'POST', agent,
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/geo+json', 'content-length': String(Buffer.byteLength(body)) }
     }, res => {
       let text = ''
