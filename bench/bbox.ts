@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks'
 import Flatbush from 'flatbush'
 import RBush from 'rbush'
 import { execFileSync } from 'node:child_process'
+import { compiled } from './cases/ready.js'
 import { EmbeddedFeatureStore } from '../src/features/embedded-store.js'
 import { frame, writeSnapshot, JOURNAL_FILE, SNAPSHOT_FILE } from '../src/features/journal.js'
 import { FeatureIndex, type Bbox, type CollectionDef } from '../src/features/store.js'
@@ -93,7 +94,7 @@ async function openStore (): Promise<EmbeddedFeatureStore> {
 const freshStartup: number[] = []
 const freshStartupCpu: number[] = []
 for (let r = 0; r < RUNS; r++) {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'open-store.ts'), dir], { encoding: 'utf8' })
+  const out = execFileSync(process.execPath, [compiled('open-store.ts'), dir], { encoding: 'utf8' })
   const { wallMs, cpuMs } = JSON.parse(out.trim().split('\n').at(-1) as string) as { wallMs: number, cpuMs: number }
   freshStartup.push(wallMs)
   freshStartupCpu.push(cpuMs)

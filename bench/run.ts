@@ -8,7 +8,7 @@ import { createPublicKey, type JsonWebKey } from 'node:crypto'
 import { availableParallelism, cpus } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
-import type { Ready } from './cases/ready.js'
+import { compiled, repoRoot, type Ready } from './cases/ready.js'
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
@@ -24,11 +24,10 @@ interface Case { id: string, label: string, measure: (durationS: number) => Prom
 
 const children: ChildProcess[] = []
 
-/** Starts bench/cases/<script>.ts in its own process and waits for its "ready" message. */
+/** Starts bench/cases/<script>.ts (compiled) in its own process and waits for its "ready" message. */
 async function start (script: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess, ready: Ready }> {
   const log = openSync(LOG_FILE, 'a')
-  const child = fork(join(import.meta.dirname, 'cases', `${script}.ts`), [], {
-    execArgv: ['--import', 'tsx'],
+  const child = fork(compiled(`cases/${script}.ts`), [], {
     env: { ...process.env, NODE_ENV: 'production', ...env },
     stdio: ['ignore', log, 'inherit', 'ipc']
   })
@@ -197,7 +196,7 @@ async function main (): Promise<number> {
   }
   const { text, markdown } = report(cases, runs)
   console.log(`\n${text}`)
-  writeFileSync(join(import.meta.dirname, 'results.md'), markdown)
+  writeFileSync(join(repoRoot(), 'bench', 'results.md'), markdown)
   console.log('\nwritten to bench/results.md')
   return errors > 0 ? 1 : 0
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { loadConfig } from '../../src/config.js'
 import { buildApp } from '../../src/app.js'
 import { createDemoClients } from '../../src/clients/store.js'
-import { announce, freePort } from './ready.js'
+import { announce, freePort, repoRoot } from './ready.js'
 
 const root = mkdtempSync(join(tmpdir(), 'geotoken-bench-'))
 const port = await freePort()
@@ -16,7 +16,7 @@ const config = loadConfig({
   PORT: String(port),
   KEYS_DIR: join(root, 'keys'),
   DATA_DIR: join(root, 'data'),
-  SEED_FILE: join(import.meta.dirname, '../../data/seed.geojson'),
+  SEED_FILE: join(repoRoot(), 'data', 'seed.geojson'),
   // One client on one IP is the load here: the per-client and per-IP limits (still enforced, so their cost is
   // measured) are raised above what the machine can issue, as for a capacity test of a real deployment.
   TOKEN_RATE_PER_IP: '1000000',

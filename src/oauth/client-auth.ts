@@ -1,4 +1,5 @@
 // Owns OAuth client authentication (RFC 6749 §2.3.1): client_secret_basic or client_secret_post, never both.
+import type { FastifyRequest } from 'fastify'
 import { OAuthError } from '../errors.js'
 import type { Client, ClientDirectory } from '../clients/registry.js'
 
@@ -30,6 +31,27 @@ export function presentedCredentials (authorization: string | undefined, body: {
   }
   if (body.client_id === undefined || body.client_secret === undefined) throw failed('no client credentials presented')
   return { clientId: body.client_id, secret: body.client_secret, method: 'client_secret_post' }
+}
+
+const presented = new WeakMap<FastifyRequest, PresentedCredentials | OAuthError>()
+
+/**
+ * The credentials a request presents, read once per request: the per-client limit, the lockout, the error audit
+ * and the endpoint all ask. Only once the body is parsed (client_secret_post): from preValidation on.
+ */
+export function requestCredentials (request: FastifyRequest): PresentedCredentials {
+  let result = presented.get(request)
+  if (result === undefined) {
+    try {
+      result = presentedCredentials(request.headers.authorization, (request.body ?? {}) as { client_id?: string, client_secret?: string })
+    } catch (err) {
+      if (!(err instanceof OAuthError)) throw err
+      result = err
+    }
+    presented.set(request, result)
+  }
+  if (result instanceof OAuthError) throw result
+  return result
 }
 
 /** The authenticated client; unknown client, wrong secret and disabled client answer alike. */

@@ -1,6 +1,6 @@
 // POST /oauth/introspect (RFC 7662): whether a token is active, for authenticated clients.
 import type { FastifyInstance } from 'fastify'
-import { authenticateClient, presentedCredentials } from './client-auth.js'
+import { authenticateClient, requestCredentials } from './client-auth.js'
 import { TokenHintBodySchema, type TokenHintBody } from './revoke.js'
 import type { TokenRouteOptions } from './token.js'
 import { OAuthErrorSchema } from './token.js'
@@ -31,7 +31,7 @@ export default async function introspectRoute (app: FastifyInstance, opts: Token
       body: TokenHintBodySchema, response: { 200: IntrospectionSchema, '4xx': OAuthErrorSchema } }
   }, async (request) => {
     const { token } = request.body
-    const client = authenticateClient(app.clients.directory, presentedCredentials(request.headers.authorization, request.body))
+    const client = authenticateClient(app.clients.directory, requestCredentials(request))
     const now = opts.clock()
     const refresh = await opts.refreshTokens.inspect(token, client.client_id, now)
     if (refresh !== undefined) {

@@ -30,12 +30,14 @@ export function addHealth (app: FastifyInstance, opts: HealthOptions): void {
   app.addHook('preClose', async () => { closing = true })
   // A response finishing while we close ends its keep-alive connection: otherwise server.close() would wait for the
   // idle socket until keepAliveTimeout (72 s), far past any shutdown deadline.
-  app.addHook('onSend', async (_request, reply) => {
+  // Callback hooks, not async ones: they run on every request, and an async hook costs a promise and a tick each.
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close')
+    done(null, payload)
   })
-  app.addHook('onRequest', async (_request, reply) => {
-    if (!closing) return
-    return reply.code(503).header('connection', 'close').header('retry-after', String(opts.retryAfterS))
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) { done(); return }
+    reply.code(503).header('connection', 'close').header('retry-after', String(opts.retryAfterS))
       .type('application/problem+json')
       // `error`/`error_description` too: the token endpoint's response schema keeps only those (RFC 6749 shape).
       .send({ type: 'about:blank', title: 'Service Unavailable', status: 503, detail: SHUTTING_DOWN, error: 'temporarily_unavailable', error_description: SHUTTING_DOWN })

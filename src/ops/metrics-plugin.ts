@@ -33,8 +33,9 @@ export default fp(async function metricsPlugin (app: FastifyInstance, opts: Metr
   app.decorate('metrics', metrics)
 
   // The route *pattern* (`/features/collections/:collectionId/items`), never the URL: labels stay bounded.
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     metrics.httpDuration.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) }, reply.elapsedTime / 1000)
+    done()
   })
 
   if (opts.token === '') return

@@ -2,7 +2,7 @@
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { presentedCredentials } from '../oauth/client-auth.js'
+import { requestCredentials } from '../oauth/client-auth.js'
 import { FailureLockout, type LockoutOptions } from './lockout.js'
 import { audit } from './audit.js'
 
@@ -21,7 +21,7 @@ type Limit = 'ip' | 'client' | 'lockout'
 /** The client id a request presents (Basic or body), before any check; undefined when it presents none. */
 export function presentedClientId (request: FastifyRequest): string | undefined {
   try {
-    return presentedCredentials(request.headers.authorization, (request.body ?? {}) as { client_id?: string, client_secret?: string }).clientId
+    return requestCredentials(request).clientId
   } catch {
     return undefined
   }
