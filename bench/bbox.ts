@@ -210,4 +210,5 @@ console.log(`| … the same in a fresh process (\`bench/open-store.ts\`), as at 
 console.log(`\nfresh-process start-up ${freshStartup.map(v => (v / 1000).toFixed(2)).join(', ')} s wall, ${freshStartupCpu.map(v => (v / 1000).toFixed(2)).join(', ')} s CPU`)
 console.log(`runs: start-up ${startup.map(v => (v / 1000).toFixed(2)).join(', ')} s wall, ${startupCpu.map(v => (v / 1000).toFixed(2)).join(', ')} s CPU; bytes/feature ${bytes.map(v => v.toFixed(0)).join(', ')}; load average ${loadavg().map(v => v.toFixed(1)).join(' ')}`)
 await ready.close()
-await rm(dir, { recursive: true, force: true })
+if (process.env.BENCH_KEEP === undefined) await rm(dir, { recursive: true, force: true })
+else console.log(`data kept in ${dir}`)

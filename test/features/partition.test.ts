@@ -84,6 +84,25 @@ t.test('a rebuild keeps the order, drops deleted slots and keeps every answer', 
   t.equal(listed(p).at(-1), 'p0', 'a re-created id goes to the end')
 })
 
+t.test('a few deletes before the index is built (a journal replayed at start-up) leave holes the index skips', async t => {
+  const p = new Partition()
+  const m: Model = new Map()
+  for (let i = 0; i < 10_000; i++) put(p, m, `s${i}`, [i % 100, i % 50, i % 100, i % 50], `{"i":${i}}`)
+  for (let i = 0; i < 100; i += 10) { p.delete(`s${i}`); m.delete(`s${i}`) }
+  p.seal()
+  const world: Box = [-180, -90, 180, 90]
+  t.equal(p.slot('s9999'), 9999, 'fewer than an eighth are holes: nothing was packed, so nothing moved')
+  t.strictSame(search(p, world), expected(m, world))
+  t.strictSame(listed(p), [...m.keys()])
+  t.equal(p.count, 9990)
+  // Enough deletes to rebuild the index (past max(1024, n/8) writes), and holes past an eighth: it packs.
+  for (let i = 1; i < 10_000; i += 3) { p.delete(`s${i}`); m.delete(`s${i}`) }
+  t.ok((p.slot('s9998') as number) < 9998, 'packed once holes passed an eighth')
+  t.strictSame(search(p, world), expected(m, world))
+  t.strictSame(listed(p), [...m.keys()])
+  t.ok([...m.keys()].every(id => p.id(p.slot(id) as number) === id), 'every id still finds its own slot')
+})
+
 t.test('an empty or geometry-less partition answers nothing and has no extent box', async t => {
   const p = new Partition()
   t.strictSame(search(p, [-180, -90, 180, 90]), [])
