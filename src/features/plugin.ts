@@ -52,8 +52,9 @@ export default async function featureApi (app: FastifyInstance, opts: FeatureApi
   }
   app.addHook('onRequest', app.authenticate)
   // Feature reads and writes by collection (metrics): counted once answered.
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     countFeatureRequest(app.metrics, request.method, (request.params as { collectionId?: string } | undefined)?.collectionId, reply.statusCode)
+    done()
   })
   await app.register(featureRoutes, { store: app.features, base: opts.base })
 }

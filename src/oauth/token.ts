@@ -89,8 +89,9 @@ export default async function tokenRoutes (app: FastifyInstance, opts: TokenRout
   await app.register(formbody, { bodyLimit: 8192 })
   if (opts.limits !== undefined) await app.register(tokenLimits, opts.limits)
 
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
+    done(null, payload)
   })
 
   app.setErrorHandler(function oauthErrorHandler (error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
