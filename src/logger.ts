@@ -2,11 +2,10 @@
 import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { DestinationStream } from 'pino'
 
-// Explicit, case-sensitive paths (pino: wildcards cost more). The default request serializer logs no
-// headers and no body; these are the safety net if a line ever carries them.
+// Explicit, case-sensitive paths (pino: wildcards cost more), the safety net if a line ever carries them.
+// None under `req`: its serializer below keeps four fields and never headers or a body, whatever is logged as
+// `req`, and a `req.*` path would make pino copy and scan every access line (~20% of a line's cost).
 export const REDACT_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
   'headers.authorization',
   'body.client_secret',
   'body.assertion',
