@@ -1,7 +1,7 @@
 // Diagnostic: CPU the server process spends per request on each hot path, read from /proc/<pid>/stat around an
 // autocannon run, next to bare Fastify hello (the baseline) and to autocannon's own CPU per request. Unlike
 // req/s this barely moves when neighbours load the machine, and it says which side of a ratio moved.
-// Run: npm run build:bench && node dist/bench/cpu-per-request.js [hello|token|jwks|items ...]
+// Run: npm run build:bench && node dist/bench/cpu-per-request.js [hello|hello-logged|token|jwks|items ...]
 import { readFileSync, rmSync } from 'node:fs'
 import { hotPaths, load, startCase, type HotPath } from './hot-paths.js'
 
@@ -13,8 +13,8 @@ const cpuMs = (stat: string): number => {
 /** CPU of the whole process and of its main thread (the event loop); the rest is the libuv pool, GC, etc. */
 const usage = (pid: number): { all: number, main: number } => ({ all: cpuMs(`/proc/${pid}/stat`), main: cpuMs(`/proc/${pid}/task/${pid}/stat`) })
 
-async function measure (name: string, script: string, pick: (paths: Record<string, HotPath>) => HotPath): Promise<void> {
-  const { child, ready } = await startCase(script)
+async function measure (name: string, script: string, pick: (paths: Record<string, HotPath>) => HotPath, env: Record<string, string> = {}): Promise<void> {
+  const { child, ready } = await startCase(script, [], env)
   try {
     const hotPath = pick(script === 'geotoken' ? await hotPaths(ready) : {})
     await load(ready.port, hotPath, 2)
@@ -32,9 +32,10 @@ async function measure (name: string, script: string, pick: (paths: Record<strin
   }
 }
 
-const which = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['hello', 'token', 'jwks', 'items']
+const which = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['hello', 'hello-logged', 'token', 'jwks', 'items']
 for (const name of which) {
   if (name === 'hello') await measure(name, 'fastify-hello', () => ({ path: '/' }))
+  else if (name === 'hello-logged') await measure(name, 'fastify-hello', () => ({ path: '/' }), { BENCH_LOGGING: 'production' })
   else if (['token', 'jwks', 'items'].includes(name)) await measure(name, 'geotoken', paths => paths[name] as HotPath)
-  else throw new Error(`unknown case ${name}: hello, token, jwks or items`)
+  else throw new Error(`unknown case ${name}: hello, hello-logged, token, jwks or items`)
 }

@@ -6,8 +6,8 @@ import { compiled, type Ready } from './cases/ready.js'
 
 export interface HotPath { path: string, method?: 'POST', headers?: Record<string, string>, body?: string }
 
-export async function startCase (script: string, execArgv: string[] = []): Promise<{ child: ChildProcess, ready: Ready }> {
-  const child = fork(compiled(`cases/${script}.ts`), [], { execArgv, stdio: ['ignore', openSync('/dev/null', 'a'), 'inherit', 'ipc'] })
+export async function startCase (script: string, execArgv: string[] = [], env: Record<string, string> = {}): Promise<{ child: ChildProcess, ready: Ready }> {
+  const child = fork(compiled(`cases/${script}.ts`), [], { execArgv, env: { ...process.env, ...env }, stdio: ['ignore', openSync('/dev/null', 'a'), 'inherit', 'ipc'] })
   const ready = await new Promise<Ready>(resolve => child.on('message', (m: { ready?: Ready }) => { if (m.ready !== undefined) resolve(m.ready) }))
   return { child, ready }
 }
