@@ -8,7 +8,10 @@ export interface HotPath { path: string, method?: 'POST', headers?: Record<strin
 
 export async function startCase (script: string, execArgv: string[] = [], env: Record<string, string> = {}): Promise<{ child: ChildProcess, ready: Ready }> {
   const child = fork(compiled(`cases/${script}.ts`), [], { execArgv, env: { ...process.env, ...env }, stdio: ['ignore', openSync('/dev/null', 'a'), 'inherit', 'ipc'] })
-  const ready = await new Promise<Ready>(resolve => child.on('message', (m: { ready?: Ready }) => { if (m.ready !== undefined) resolve(m.ready) }))
+  const ready = await new Promise<Ready>((resolve, reject) => {
+    child.once('exit', code => { reject(new Error(`bench case ${script} exited with ${code} before it was ready`)) })
+    child.on('message', (m: { ready?: Ready }) => { if (m.ready !== undefined) resolve(m.ready) })
+  })
   return { child, ready }
 }
 

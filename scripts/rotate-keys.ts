@@ -26,11 +26,24 @@ export function ringTable (ring: KeyRing, retention: number): string {
   return [header, ...rows].map(r => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()).join('\n')
 }
 
+/**
+ * A kid is base64url, so one in 64 starts with "-", and parseArgs refuses `--emergency -abc…` as ambiguous:
+ * the operator removing a compromised key would get a usage error. The value after --emergency is its value.
+ */
+function joinEmergencyValue (argv: readonly string[]): string[] {
+  const joined: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    joined.push(arg === '--emergency' && i + 1 < argv.length ? `--emergency=${argv[++i] as string}` : arg)
+  }
+  return joined
+}
+
 /** Runs the CLI; returns the exit code. */
 export async function rotateKeys (argv: string[], env: Record<string, string | undefined>, io: Io): Promise<number> {
   let args
   try {
-    args = parseArgs({ args: argv, strict: true, options: { 'dry-run': { type: 'boolean' }, force: { type: 'boolean' }, emergency: { type: 'string' }, help: { type: 'boolean' } } }).values
+    args = parseArgs({ args: joinEmergencyValue(argv), strict: true, options: { 'dry-run': { type: 'boolean' }, force: { type: 'boolean' }, emergency: { type: 'string' }, help: { type: 'boolean' } } }).values
   } catch (err) {
     io.err(`rotate-keys: ${(err as Error).message}\n${USAGE}`)
     return 2

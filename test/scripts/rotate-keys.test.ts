@@ -57,6 +57,11 @@ t.test('--emergency removes the key; an unknown kid and bad options are errors',
   t.match(err, /EMERGENCY/)
   t.notOk((await loadRing(dir))?.keys.some(k => k.kid === victim))
   t.equal((await run(['--emergency', 'nope'], { KEYS_DIR: dir })).code, 1)
+  // One kid in 64 starts with "-" (base64url): it is still the value of --emergency, not an unknown option.
+  const dashed = await run(['--emergency', '-nope'], { KEYS_DIR: dir })
+  t.equal(dashed.code, 1)
+  t.match(dashed.err, /no key with kid -nope/)
+  t.equal((await run(['--emergency=-nope'], { KEYS_DIR: dir })).code, 1, 'the --emergency=KID form too')
   t.equal((await run(['--bogus'], { KEYS_DIR: dir })).code, 2)
 })
 
