@@ -1,6 +1,7 @@
 // Crash durability of the real process: every 201 answered before a SIGKILL is there, unchanged, after a restart.
 import t from 'tap'
 import { processFixture, startServer as start } from '../helpers/process.js'
+import { tokenOverHttp } from '../helpers/net.js'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
@@ -13,13 +14,8 @@ t.test('acknowledged feature writes survive SIGKILL and restart, three times ove
   t.teardown(() => { proc.child.kill('SIGKILL') })
   await proc.ready()
 
-  const tokenRes = await fetch(`${base}/oauth/token`, {
-    method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: 'grant_type=client_credentials'
-  })
-  t.equal(tokenRes.status, 200, 'a token over HTTP')
-  const token = (await tokenRes.json() as { access_token: string }).access_token
+  const token = await tokenOverHttp(base, client) // throws unless the answer is 200
+  t.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/, 'a token over HTTP')
   const auth = { authorization: `Bearer ${token}` }
   const items = `${base}/features/collections/sites/items`
 

@@ -1,6 +1,7 @@
 // Keys rotate (through the real script and the hot reload) while token and guarded requests are in flight.
 import t from 'tap'
-import { build, basic, form } from '../helpers/app.js'
+import { build } from '../helpers/app.js'
+import { tokenOverHttp } from '../helpers/net.js'
 import { addGuardedRoute } from '../helpers/guarded.js'
 import { rotateKeys } from '../../scripts/rotate-keys.js'
 
@@ -9,14 +10,8 @@ t.test('no request fails while keys rotate under load, and tokens signed before 
   await addGuardedRoute(app, config)
   await app.listen({ host: '127.0.0.1', port: 0 })
   const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
-  const auth = basic(clients.acme.id, clients.acme.secret)
 
-  const issue = async (): Promise<string> => {
-    const res = await fetch(`${base}/oauth/token`, { method: 'POST', headers: { ...form, ...auth }, body: 'grant_type=client_credentials' })
-    const body = await res.json() as { access_token: string }
-    if (res.status !== 200) throw new Error(`token ${res.status}`)
-    return body.access_token
-  }
+  const issue = async (): Promise<string> => await tokenOverHttp(base, clients.acme)
   const guarded = async (token: string): Promise<number> => {
     const res = await fetch(`${base}/guarded`, { headers: { authorization: `Bearer ${token}` } })
     await res.arrayBuffer()

@@ -1,7 +1,7 @@
 // Real listening servers for tests where the network matters: free ports and an issuer on one.
 import { createServer } from 'node:net'
 import type { Test } from 'tap'
-import { build, type Built } from './app.js'
+import { basic, build, form, type Built, type TestClient } from './app.js'
 import type { AppDeps } from '../../src/app.js'
 
 export async function freePort (): Promise<number> {
@@ -20,4 +20,15 @@ export async function listenIssuer (t: Pick<Test, 'testdir' | 'teardown'>, env: 
   const built = await build(t, { ISSUER: base, AUDIENCE: `${base}/features`, ...env }, deps)
   await built.app.listen({ host: '127.0.0.1', port })
   return { ...built, base }
+}
+
+/** A client_credentials access token from the issuer listening at `base`, over real HTTP; any other answer throws. */
+export async function tokenOverHttp (base: string, client: Pick<TestClient, 'id' | 'secret'>, scope?: string): Promise<string> {
+  const res = await fetch(`${base}/oauth/token`, {
+    method: 'POST',
+    headers: { ...form, ...basic(client.id, client.secret) },
+    body: `grant_type=client_credentials${scope === undefined ? '' : `&scope=${encodeURIComponent(scope)}`}`
+  })
+  if (res.status !== 200) throw new Error(`token request answered ${res.status}: ${await res.text()}`)
+  return (await res.json() as { access_token: string }).access_token
 }

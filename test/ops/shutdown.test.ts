@@ -2,6 +2,7 @@
 import t from 'tap'
 import { request as httpRequest, Agent } from 'node:http'
 import { processFixture, startServer as start } from '../helpers/process.js'
+import { tokenOverHttp } from '../helpers/net.js'
 
 interface Answer { status: number, body: string, headers: Record<string, unknown> }
 
@@ -11,12 +12,7 @@ t.test('SIGTERM finishes in-flight requests, flushes and closes the store, and e
   t.teardown(() => { proc.child.kill('SIGKILL') })
   await proc.ready()
 
-  const tokenRes = await fetch(`${base}/oauth/token`, {
-    method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: 'grant_type=client_credentials'
-  })
-  const token = (await tokenRes.json() as { access_token: string }).access_token
+  const token = await tokenOverHttp(base, client)
   const items = '/features/collections/sites/items'
   const agent = new Agent({ keepAlive: true })
 

@@ -6,17 +6,13 @@ import { generateKeyPairSync } from 'node:crypto'
 import geotokenVerifier, { type RemoteVerifierOptions } from '../../src/verifier/remote.js'
 import { rotateKeys } from '../../scripts/rotate-keys.js'
 import { basic, decodePart, form, testRing, type Built } from '../helpers/app.js'
-import { listenIssuer } from '../helpers/net.js'
+import { listenIssuer, tokenOverHttp } from '../helpers/net.js'
 import { rs256 } from '../helpers/forge.js'
 
 type Issuer = Built & { base: string }
 
 async function issue (issuer: Issuer): Promise<string> {
-  const res = await fetch(`${issuer.base}/oauth/token`, {
-    method: 'POST', headers: { ...form, ...basic(issuer.clients.acme.id, issuer.clients.acme.secret) }, body: 'grant_type=client_credentials'
-  })
-  if (res.status !== 200) throw new Error(`token ${res.status}`)
-  return (await res.json() as { access_token: string }).access_token
+  return await tokenOverHttp(issuer.base, issuer.clients.acme)
 }
 
 /** Requests the issuer served for `url`, read from its request log. */
@@ -201,10 +197,7 @@ t.test('the same strict rules as the in-process guard: typ, iss, aud, lifetime, 
     t.equal(res.body.error, 'invalid_token', `${name}: invalid_token`)
     t.match(String((res.headers as Record<string, unknown>)['www-authenticate']), /^Bearer realm="geotoken", error="invalid_token"/, `${name}: RFC 6750 challenge`)
   }
-  const noScope = await c.get(await (async () => {
-    const res = await fetch(`${issuer.base}/oauth/token`, { method: 'POST', headers: { ...form, ...basic(issuer.clients.acme.id, issuer.clients.acme.secret) }, body: 'grant_type=client_credentials&scope=features:write' })
-    return (await res.json() as { access_token: string }).access_token
-  })())
+  const noScope = await c.get(await tokenOverHttp(issuer.base, issuer.clients.acme, 'features:write'))
   t.equal(noScope.status, 403, 'a token without the route scope: 403 insufficient_scope')
 })
 
