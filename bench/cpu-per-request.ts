@@ -6,12 +6,20 @@ import { readFileSync, rmSync } from 'node:fs'
 import { hotPaths, load, startCase, type HotPath } from './hot-paths.js'
 
 const TICK_MS = 10 // USER_HZ = 100 on Linux
-const cpuMs = (stat: string): number => {
+/** User and kernel CPU ms of a process or thread (utime, stime). */
+const cpuMs = (stat: string): { user: number, kernel: number } => {
   const fields = readFileSync(stat, 'utf8').split(') ')[1]?.split(' ') ?? []
-  return (Number(fields[11]) + Number(fields[12])) * TICK_MS
+  return { user: Number(fields[11]) * TICK_MS, kernel: Number(fields[12]) * TICK_MS }
 }
-/** CPU of the whole process and of its main thread (the event loop); the rest is the libuv pool, GC, etc. */
-const usage = (pid: number): { all: number, main: number } => ({ all: cpuMs(`/proc/${pid}/stat`), main: cpuMs(`/proc/${pid}/task/${pid}/stat`) })
+/**
+ * CPU of the whole process, the kernel's part of it (sockets, mostly: on loopback the sender's system call also
+ * delivers to, and wakes, the reader), and of its main thread (the event loop); the rest is the libuv pool, GC, etc.
+ */
+const usage = (pid: number): { all: number, kernel: number, main: number } => {
+  const process = cpuMs(`/proc/${pid}/stat`)
+  const main = cpuMs(`/proc/${pid}/task/${pid}/stat`)
+  return { all: process.user + process.kernel, kernel: process.kernel, main: main.user + main.kernel }
+}
 
 async function measure (name: string, script: string, pick: (paths: Record<string, HotPath>) => HotPath, env: Record<string, string> = {}): Promise<void> {
   const { child, ready } = await startCase(script, [], env)
@@ -24,7 +32,7 @@ async function measure (name: string, script: string, pick: (paths: Record<strin
     const after = usage(child.pid as number)
     const { user, system } = process.cpuUsage(self)
     const perRequest = (ms: number): string => `${(ms / result.requests.total * 1000).toFixed(0)} µs`
-    console.log(`${name.padEnd(6)} ${Math.round(result.requests.total / result.duration)} req/s; server CPU per request: ${perRequest(after.all - before.all)} in all, ` +
+    console.log(`${name.padEnd(6)} ${Math.round(result.requests.total / result.duration)} req/s; server CPU per request: ${perRequest(after.all - before.all)} in all (${perRequest(after.kernel - before.kernel)} in the kernel), ` +
       `${perRequest(after.main - before.main)} on the event loop; autocannon ${perRequest((user + system) / 1000)}; non-2xx ${result.non2xx}`)
   } finally {
     child.kill()

@@ -1,6 +1,6 @@
 // Diagnostic: a V8 CPU profile of the geotoken process under load on one hot path, summarised as the functions
 // with the most self and inclusive time. Only the loaded window counts (start-up and warm-up are cut off).
-// Run: npm run build:bench && node dist/bench/profile.js [token|jwks|items]   (the .cpuprofile stays in the directory printed)
+// Run: npm run build:bench && node dist/bench/profile.js [token|jwks|items|hello|hello-logged]   (the .cpuprofile stays in the directory printed)
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,11 +9,14 @@ import { hotPaths, load, startCase } from './hot-paths.js'
 interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, children?: number[] }
 interface Profile { nodes: ProfileNode[], samples: number[], timeDeltas: number[], startTime: number, endTime: number }
 
-const name = (process.argv[2] ?? 'jwks') as 'token' | 'jwks' | 'items'
+const name = process.argv[2] ?? 'jwks'
+if (!['token', 'jwks', 'items', 'hello', 'hello-logged'].includes(name)) throw new Error(`unknown case ${name}: token, jwks, items, hello or hello-logged`)
 const LOADED_S = 8
 const out = mkdtempSync(join(tmpdir(), 'geotoken-profile-'))
-const { child, ready } = await startCase('geotoken', ['--cpu-prof', `--cpu-prof-dir=${out}`])
-const hotPath = (await hotPaths(ready))[name]
+const hello = name.startsWith('hello')
+const { child, ready } = await startCase(hello ? 'fastify-hello' : 'geotoken', ['--cpu-prof', `--cpu-prof-dir=${out}`],
+  name === 'hello-logged' ? { BENCH_LOGGING: 'production' } : {})
+const hotPath = hello ? { path: '/' } : (await hotPaths(ready))[name as 'token' | 'jwks' | 'items']
 await load(ready.port, hotPath, 3)
 const result = await load(ready.port, hotPath, LOADED_S)
 console.log(`${name}: ${Math.round(result.requests.average)} req/s, non-2xx ${result.non2xx}; profile in ${out}`)
