@@ -16,9 +16,9 @@ const cpuMs = (stat: string): { user: number, kernel: number } => {
  * delivers to, and wakes, the reader), and of its main thread (the event loop); the rest is the libuv pool, GC, etc.
  */
 const usage = (pid: number): { all: number, kernel: number, main: number } => {
-  const process = cpuMs(`/proc/${pid}/stat`)
+  const whole = cpuMs(`/proc/${pid}/stat`)
   const main = cpuMs(`/proc/${pid}/task/${pid}/stat`)
-  return { all: process.user + process.kernel, kernel: process.kernel, main: main.user + main.kernel }
+  return { all: whole.user + whole.kernel, kernel: whole.kernel, main: main.user + main.kernel }
 }
 
 async function measure (name: string, script: string, pick: (paths: Record<string, HotPath>) => HotPath, env: Record<string, string> = {}): Promise<void> {

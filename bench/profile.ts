@@ -1,4 +1,4 @@
-// Diagnostic: a V8 CPU profile of the geotoken process under load on one hot path, summarised as the functions
+// Diagnostic: a V8 CPU profile of a case process (geotoken, or bare or logged hello) under load on one path, summarised as the functions
 // with the most self and inclusive time. Only the loaded window counts (start-up and warm-up are cut off).
 // Run: npm run build:bench && node dist/bench/profile.js [token|jwks|items|hello|hello-logged]   (the .cpuprofile stays in the directory printed)
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
