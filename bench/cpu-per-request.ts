@@ -22,7 +22,7 @@ const usage = (pid: number): { all: number, kernel: number, main: number } => {
 }
 
 async function measure (name: string, script: string, pick: (paths: Record<string, HotPath>) => HotPath, env: Record<string, string> = {}): Promise<void> {
-  const { child, ready } = await startCase(script, [], env)
+  const { child, ready } = await startCase(script, { env })
   try {
     const hotPath = pick(script === 'geotoken' ? await hotPaths(ready) : {})
     await load(ready.port, hotPath, 2)

@@ -1,13 +1,29 @@
-// The geotoken hot paths the diagnostics load (CPU per request, profiles), on a geotoken case process of their own.
+// The runner's side of every benchmark process: starting a case, loading one of its paths with autocannon, and
+// the geotoken hot paths that `npm run bench` and the diagnostics (CPU per request, profiles) load.
 import { fork, type ChildProcess } from 'node:child_process'
 import { openSync } from 'node:fs'
 import autocannon from 'autocannon'
 import { compiled, type Ready } from './cases/ready.js'
 
-export interface HotPath { path: string, method?: 'POST', headers?: Record<string, string>, body?: string }
+export interface HotPath { path: string, method?: 'GET' | 'POST', headers?: Record<string, string>, body?: string }
 
-export async function startCase (script: string, execArgv: string[] = [], env: Record<string, string> = {}): Promise<{ child: ChildProcess, ready: Ready }> {
-  const child = fork(compiled(`cases/${script}.ts`), [], { execArgv, env: { ...process.env, ...env }, stdio: ['ignore', openSync('/dev/null', 'a'), 'inherit', 'ipc'] })
+export interface CaseOptions {
+  execArgv?: string[]
+  env?: Record<string, string>
+  /** Where the case's log lines go: a file, as production sends them, not a pipe the runner must drain. */
+  logFile?: string
+  /** Sees the child as soon as it is forked, so a runner can stop it even if it never gets ready. */
+  spawned?: (child: ChildProcess) => void
+}
+
+/** Starts bench/cases/<script>.ts, compiled, in its own process with NODE_ENV=production; resolves on its "ready". */
+export async function startCase (script: string, opts: CaseOptions = {}): Promise<{ child: ChildProcess, ready: Ready }> {
+  const child = fork(compiled(`cases/${script}.ts`), [], {
+    execArgv: opts.execArgv ?? [],
+    env: { ...process.env, NODE_ENV: 'production', ...opts.env },
+    stdio: ['ignore', openSync(opts.logFile ?? '/dev/null', 'a'), 'inherit', 'ipc']
+  })
+  opts.spawned?.(child)
   const ready = await new Promise<Ready>((resolve, reject) => {
     child.once('exit', code => { reject(new Error(`bench case ${script} exited with ${code} before it was ready`)) })
     child.on('message', (m: { ready?: Ready }) => { if (m.ready !== undefined) resolve(m.ready) })
@@ -28,6 +44,7 @@ export async function hotPaths (ready: Ready): Promise<Record<'token' | 'jwks' |
   }
 }
 
-export async function load (port: number, hotPath: HotPath, durationS: number): Promise<autocannon.Result> {
-  return await autocannon({ url: `http://127.0.0.1:${port}${hotPath.path}`, method: hotPath.method ?? 'GET', headers: hotPath.headers, body: hotPath.body, connections: 32, duration: durationS })
+/** autocannon on loopback for a fixed duration and number of connections. */
+export async function load (port: number, hotPath: HotPath, durationS: number, connections = 32): Promise<autocannon.Result> {
+  return await autocannon({ url: `http://127.0.0.1:${port}${hotPath.path}`, method: hotPath.method ?? 'GET', headers: hotPath.headers, body: hotPath.body, connections, duration: durationS })
 }

@@ -14,8 +14,10 @@ if (!['token', 'jwks', 'items', 'hello', 'hello-logged'].includes(name)) throw n
 const LOADED_S = 8
 const out = mkdtempSync(join(tmpdir(), 'geotoken-profile-'))
 const hello = name.startsWith('hello')
-const { child, ready } = await startCase(hello ? 'fastify-hello' : 'geotoken', ['--cpu-prof', `--cpu-prof-dir=${out}`],
-  name === 'hello-logged' ? { BENCH_LOGGING: 'production' } : {})
+const { child, ready } = await startCase(hello ? 'fastify-hello' : 'geotoken', {
+  execArgv: ['--cpu-prof', `--cpu-prof-dir=${out}`],
+  env: name === 'hello-logged' ? { BENCH_LOGGING: 'production' } : {}
+})
 const hotPath = hello ? { path: '/' } : (await hotPaths(ready))[name as 'token' | 'jwks' | 'items']
 await load(ready.port, hotPath, 3)
 const result = await load(ready.port, hotPath, LOADED_S)

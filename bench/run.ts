@@ -2,13 +2,13 @@
 // autocannon on loopback (interleaved, repeated, median taken), prints one table with the target ratios, and
 // writes it to bench/results.md. Fails only on errors (a non-2xx or a socket error where a 2xx was expected).
 // Options (environment): BENCH_DURATION_S=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=32 BENCH_ONLY=token,hello
-import { fork, type ChildProcess } from 'node:child_process'
-import { openSync, rmSync, writeFileSync } from 'node:fs'
+import type { ChildProcess } from 'node:child_process'
+import { rmSync, writeFileSync } from 'node:fs'
 import { createPublicKey, type JsonWebKey } from 'node:crypto'
 import { availableParallelism, cpus } from 'node:os'
 import { join } from 'node:path'
-import autocannon from 'autocannon'
-import { compiled, repoRoot, type Ready } from './cases/ready.js'
+import { repoRoot, type Ready } from './cases/ready.js'
+import { load, startCase, type HotPath } from './hot-paths.js'
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
@@ -18,36 +18,18 @@ const ONLY = process.env.BENCH_ONLY?.split(',')
 // Log lines go where production would send them: a file, not a pipe the runner must drain.
 const LOG_FILE = process.env.BENCH_LOG ?? '/dev/null'
 
-interface Load { method: 'GET' | 'POST', path: string, headers?: Record<string, string>, body?: string }
 interface Measurement { rps: number, p50: number, p99: number, errors: number }
 interface Case { id: string, label: string, measure: (durationS: number) => Promise<Measurement> }
 
 const children: ChildProcess[] = []
 
-/** Starts bench/cases/<script>.ts (compiled) in its own process and waits for its "ready" message. */
+/** Starts a case (its log lines to BENCH_LOG), stopped with the runner however it ends. */
 async function start (script: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess, ready: Ready }> {
-  const log = openSync(LOG_FILE, 'a')
-  const child = fork(compiled(`cases/${script}.ts`), [], {
-    env: { ...process.env, NODE_ENV: 'production', ...env },
-    stdio: ['ignore', log, 'inherit', 'ipc']
-  })
-  children.push(child)
-  const ready = await new Promise<Ready>((resolve, reject) => {
-    child.once('exit', code => reject(new Error(`bench case ${script} exited with ${code} before it was ready`)))
-    child.on('message', (message: { ready?: Ready }) => { if (message.ready !== undefined) resolve(message.ready) })
-  })
-  return { child, ready }
+  return await startCase(script, { env, logFile: LOG_FILE, spawned: child => children.push(child) })
 }
 
-async function load (port: number, request: Load, durationS: number): Promise<Measurement> {
-  const result = await autocannon({
-    url: `http://127.0.0.1:${port}${request.path}`,
-    method: request.method,
-    headers: request.headers,
-    body: request.body,
-    connections: CONNECTIONS,
-    duration: durationS
-  })
+async function measure (port: number, request: HotPath, durationS: number): Promise<Measurement> {
+  const result = await load(port, request, durationS, CONNECTIONS)
   return {
     // Only answers that count: a 429 or a 401 must not flatter a case (they are reported as errors too).
     rps: result['2xx'] / result.duration,
@@ -57,8 +39,8 @@ async function load (port: number, request: Load, durationS: number): Promise<Me
   }
 }
 
-function httpCase (id: string, label: string, port: number, request: Load): Case {
-  return { id, label, measure: async durationS => await load(port, request, durationS) }
+function httpCase (id: string, label: string, port: number, request: HotPath): Case {
+  return { id, label, measure: async durationS => await measure(port, request, durationS) }
 }
 
 /** The signing-limit case measures itself (no HTTP): the runner only says for how long. */

@@ -1,7 +1,5 @@
 // Owns the feature store's files: a checksummed append-only journal (fsync per write) and compacted snapshots.
 import { open, rename, stat, truncate, type FileHandle } from 'node:fs/promises'
-import { createReadStream } from 'node:fs'
-import { createInterface } from 'node:readline'
 import { crc32 } from 'node:zlib'
 import { join } from 'node:path'
 import { FeatureStoreCorrupt } from '../errors.js'
@@ -19,18 +17,7 @@ export const JOURNAL_FILE = 'journal.log'
 /** What a snapshot holds per feature: the index's own view of it (served JSON, box, time). */
 export interface SnapshotEntry { org: string, collection: string, feature: StoredFeature }
 
-const hex = (crc: number): string => crc.toString(16).padStart(8, '0')
-export const frame = (json: string): string => `${hex(crc32(json))} ${json}\n`
-
-function unframe (line: string): string | undefined {
-  const json = line.slice(9)
-  return line.length > 9 && line[8] === ' ' && hex(crc32(json)) === line.slice(0, 8) ? json : undefined
-}
-
-async function * lines (path: string): AsyncGenerator<string> {
-  const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity })
-  for await (const line of rl) yield line
-}
+export const frame = (json: string): string => `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`
 
 async function exists (path: string): Promise<boolean> {
   return await stat(path).then(() => true, (err: NodeJS.ErrnoException) => { if (err.code === 'ENOENT') return false; throw err })
@@ -102,10 +89,6 @@ function readHexNumber (buf: Buffer, at: number): number {
   return bits.getFloat64(0)
 }
 
-/**
- * Sets org, collection and id from the JSON array `["org","collection","id"]` in bytes [start, end). Without a
- * backslash each string is just the bytes between its quotes, so the common case needs no JSON.parse.
- */
 /** Positions of the six quotes of the keys, reused: a load allocates only what it keeps. */
 const q = new Int32Array(6)
 
@@ -119,6 +102,10 @@ function sameText (text: string, buf: Buffer, start: number, end: number): boole
   return true
 }
 
+/**
+ * Sets org, collection and id from the JSON array `["org","collection","id"]` in bytes [start, end). Without a
+ * backslash each string is just the bytes between its quotes, so the common case needs no JSON.parse.
+ */
 function readKeys (buf: Buffer, start: number, end: number, into: FeatureRecord): void {
   let n = 0
   for (let i = start; i < end; i++) {
@@ -216,16 +203,13 @@ export async function readJournal (dir: string, warn: (msg: string) => void): Pr
   let validBytes = 0
   let lastBytes = 0
   let pendingBad: number | undefined
-  let n = 0
-  for await (const line of lines(path)) {
-    n++
+  await eachLine(path, (buf, start, stop, n) => {
     if (pendingBad !== undefined) throw new FeatureStoreCorrupt(path, `line ${pendingBad} fails its checksum`)
-    const json = unframe(line)
-    if (json === undefined) { pendingBad = n; continue }
-    ops.push(JSON.parse(json) as JournalOp)
-    lastBytes = Buffer.byteLength(line) + 1
+    if (!framed(buf, start, stop)) { pendingBad = n; return }
+    ops.push(JSON.parse(buf.toString('utf8', start + 9, stop)) as JournalOp)
+    lastBytes = stop - start + 1
     validBytes += lastBytes
-  }
+  })
   const size = (await stat(path)).size
   if (validBytes > size) {
     // The last frame checks out but its newline never reached the disk, so its append was never acknowledged;

@@ -111,12 +111,6 @@ export class Partition {
   }
 
   /** Every live slot, in order. */
-  * slots (): Generator<number> {
-    const flags = this.#flags
-    for (let slot = 0; slot < this.#size; slot++) if (((flags[slot] as number) & ALIVE) !== 0) yield slot
-  }
-
-  /** Every live slot, in order, as one array (listing without a bbox). */
   live (): Uint32Array {
     const out = new Uint32Array(this.#slots.size)
     let n = 0
@@ -143,7 +137,7 @@ export class Partition {
     if (this.#extent !== undefined) return this.#extent
     const b = this.#boxes
     let [x0, y0, x1, y1, t0, t1] = [Infinity, Infinity, -Infinity, -Infinity, Infinity, -Infinity]
-    for (const slot of this.slots()) {
+    for (const slot of this.live()) {
       const t = this.#times[slot] as number
       if (t < t0) t0 = t
       if (t > t1) t1 = t

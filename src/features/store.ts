@@ -205,7 +205,8 @@ export class FeatureIndex {
     const def = this.#defs.get(collection)
     if (def === undefined) throw new Error(`unknown collection ${collection}`)
     const partition = this.#partition(org, collection, true) as Partition
-    return new StoredView(partition, this.#put(partition, servedRecord(org, collection, id, input, def)))
+    const r = servedRecord(org, collection, id, input, def)
+    return new StoredView(partition, partition.put(r.id, r.json, r.time, r.minX, r.minY, r.maxX, r.maxY))
   }
 
   /** Loads a record a snapshot kept as is: its JSON is already the served one. */
@@ -218,10 +219,6 @@ export class FeatureIndex {
       last = this.#restoring = { org, collection, partition: this.#partition(org, collection, true) as Partition }
     }
     last.partition.load(record.id, record.json, record.time, record.minX, record.minY, record.maxX, record.maxY)
-  }
-
-  #put (partition: Partition, r: FeatureRecord): number {
-    return partition.put(r.id, r.json, r.time, r.minX, r.minY, r.maxX, r.maxY)
   }
 
   delete (org: string, collection: string, id: string): boolean {
@@ -281,7 +278,7 @@ export class FeatureIndex {
   * entries (): Generator<{ org: string, collection: string, feature: StoredFeature }> {
     for (const [org, byCollection] of this.#orgs) {
       for (const [collection, partition] of byCollection) {
-        for (const slot of partition.slots()) yield { org, collection, feature: new StoredView(partition, slot) }
+        for (const slot of partition.live()) yield { org, collection, feature: new StoredView(partition, slot) }
       }
     }
   }

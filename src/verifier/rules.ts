@@ -25,7 +25,6 @@ export function fastJwtOptions (rules: VerificationRules): Record<string, unknow
   }
 }
 
-
 /** RFC 9068 §4 header checks, before any key is looked up: a token cannot steer which key or algorithm is used. */
 export function checkHeader (header: Record<string, unknown>): string {
   if (header.alg !== 'RS256') throw new TokenRefused('bad_algorithm', 'token algorithm is not allowed', `alg ${JSON.stringify(header.alg)}`)
