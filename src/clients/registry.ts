@@ -2,12 +2,10 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
+import { KNOWN_SCOPES, ORG_PATTERN, type Scope } from '../tokens/claims.js'
 
-/** `tokens:introspect` lets a resource server introspect tokens issued to other clients (RFC 7662 §4). */
-export const KNOWN_SCOPES = ['features:read', 'features:write', 'tokens:introspect'] as const
 export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 export const GRANT_TYPES = ['client_credentials', JWT_BEARER, 'refresh_token'] as const
-export const ORG_PATTERN = '^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$'
 
 const ClientSchema = Type.Object({
   client_id: Type.String({ minLength: 1, maxLength: 128 }),
@@ -24,7 +22,6 @@ const FileSchema = Type.Object({ version: Type.Literal(1), orgs: Type.Array(OrgS
 
 export type Client = Static<typeof ClientSchema>
 export type ClientsFile = Static<typeof FileSchema>
-export type Scope = typeof KNOWN_SCOPES[number]
 
 export const emptyClients = (): ClientsFile => ({ version: 1, orgs: [], clients: [] })
 
@@ -87,9 +84,11 @@ const DUMMY_HASH = Buffer.from(hashSecret(randomBytes(32).toString('base64url'))
 /** An index of a clients file for the hot path. */
 export class ClientDirectory {
   readonly #byId: ReadonlyMap<string, Client>
+  readonly #orgs: ReadonlySet<string>
 
   constructor (file: ClientsFile) {
     this.#byId = new Map(file.clients.map(c => [c.client_id, c]))
+    this.#orgs = new Set(file.orgs.map(o => o.id))
   }
 
   /** The client if `secret` is its secret and it is enabled; null otherwise, in constant time for both cases. */
@@ -102,4 +101,7 @@ export class ClientDirectory {
   }
 
   get (clientId: string): Client | undefined { return this.#byId.get(clientId) }
+
+  /** Whether `org` is an organization of the registry: a token naming any other was not issued here. */
+  hasOrg (org: string): boolean { return this.#orgs.has(org) }
 }

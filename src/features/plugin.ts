@@ -38,6 +38,7 @@ export default async function featureApi (app: FastifyInstance, opts: FeatureApi
     { parseAs: 'string', bodyLimit: 1 << 20 }, app.getDefaultJsonParser('error', 'error'))
   await app.register(guard, {
     ...opts.rules, keys: app.keys, isRevoked: async claims => await app.tokenState.revoked.has(claims.jti),
+    knownOrg: org => app.clients.directory.hasOrg(org),
     onRefused: reason => { app.metrics.verificationFailures.inc({ reason }) }
   })
   if (opts.corsOrigins !== undefined && opts.corsOrigins.length > 0) {

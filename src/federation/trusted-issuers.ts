@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises'
 import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
-import { KNOWN_SCOPES, ORG_PATTERN } from '../clients/registry.js'
+import { KNOWN_SCOPES, ORG_PATTERN } from '../tokens/claims.js'
 import { TrustedIssuersInvalid } from '../errors.js'
 
 const OrgMapping = Type.Union([

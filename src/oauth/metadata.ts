@@ -1,5 +1,5 @@
 // Owns the RFC 8414 authorization server metadata document.
-import { KNOWN_SCOPES } from '../clients/registry.js'
+import { KNOWN_SCOPES } from '../tokens/claims.js'
 
 export interface ServerMetadata {
   issuer: string

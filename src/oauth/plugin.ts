@@ -41,7 +41,7 @@ export default async function oauth (app: FastifyInstance, opts: OAuthOptions) {
     clock: opts.clock,
     grants,
     refreshTokens: state.refreshTokens,
-    verifyAccessToken: createTokenVerifier(opts.rules, app.keys, opts.clock),
+    verifyAccessToken: createTokenVerifier({ ...opts.rules, knownOrg: org => app.clients.directory.hasOrg(org) }, app.keys, opts.clock),
     ...(opts.limits !== undefined ? { limits: opts.limits } : {})
   })
 }

@@ -1,5 +1,6 @@
 // Owns the rules every geotoken access token must pass, shared by the in-process guard and remote consumers.
 import type { AccessTokenClaims } from '../tokens/access-token.js'
+import { isKnownScopeList, isOrgName } from '../tokens/claims.js'
 import { TokenRefused } from './refusal.js'
 
 export interface VerificationRules {
@@ -8,6 +9,8 @@ export interface VerificationRules {
   clockToleranceS: number
   /** Longest lifetime (exp - iat) the issuer ever grants: a longer one was not minted by it. */
   maxLifetimeS: number
+  /** In-process only: whether the registry knows the organization (a remote verifier cannot know the registry). */
+  knownOrg?: (org: string) => boolean
 }
 
 export const REQUIRED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'org', 'scope'] as const
@@ -38,11 +41,20 @@ export function checkHeader (header: Record<string, unknown>): string {
   return header.kid
 }
 
-/** Claim checks fast-jwt does not make: types of our own claims, iat not in the future, a sane lifetime. */
+/**
+ * Claim checks fast-jwt does not make: types of our own claims, values the issuer can issue, iat not in the
+ * future, a sane lifetime. A claim the issuer never writes is refused even under a valid signature: defence in
+ * depth against a leaked key, an issuer bug or a grant added later (issue 13). One public text for every
+ * bad_claims refusal, so an unknown organization reads exactly like a malformed one.
+ */
 export function checkClaims (payload: Record<string, unknown>, rules: VerificationRules, nowMs: number): AccessTokenClaims {
   for (const name of ['sub', 'client_id', 'org', 'scope', 'jti'] as const) {
     if (typeof payload[name] !== 'string') throw new TokenRefused('bad_claims', 'token claims are malformed', `${name} is not a string`)
   }
+  const { org, scope } = payload as { org: string, scope: string }
+  if (!isOrgName(org)) throw new TokenRefused('bad_claims', 'token claims are malformed', `org ${JSON.stringify(org.slice(0, 80))} is not an organization name`)
+  if (!isKnownScopeList(scope)) throw new TokenRefused('bad_claims', 'token claims are malformed', `scope ${JSON.stringify(scope.slice(0, 200))} is not a list of known scopes`)
+  if (rules.knownOrg !== undefined && !rules.knownOrg(org)) throw new TokenRefused('bad_claims', 'token claims are malformed', `org ${org} is unknown to the registry`)
   const { iat, exp } = payload
   if (typeof iat !== 'number' || typeof exp !== 'number') throw new TokenRefused('bad_claims', 'token claims are malformed', 'iat/exp not numbers')
   // fast-jwt checks exp against the wall clock; checked again here against the injected one, which tests and

@@ -82,3 +82,60 @@ t.test('repeated failed authentication locks the client id out, exponentially, a
   t.equal(lines.filter(l => l.client_id === unknownId).length, 1)
   t.match(lines[0], { audit: true, event: 'client.locked_out', level: 40, reason: 'failed_authentication', retry_after_s: 2 })
 })
+
+// Issue 13: a resource server introspecting every request must not be throttled or locked out by anyone else.
+const introspect = async (app: FastifyInstance, id: string, secret: string, token: string, remoteAddress?: string) =>
+  await app.inject({ method: 'POST', url: '/oauth/introspect', headers: { ...form, ...basic(id, secret) }, payload: `token=${encodeURIComponent(token)}`, ...(remoteAddress !== undefined ? { remoteAddress } : {}) })
+
+t.test('authenticated introspection has its own limit, far above the token limits, and does not spend them', async t => {
+  const { app, clients } = await build(t, { TOKEN_RATE_PER_CLIENT: '60', TOKEN_RATE_PER_IP: '50', TOKEN_RATE_INTROSPECT_PER_CLIENT: '100' })
+  const rs = clients.resourceServer
+  const token = (await post(app, basic(clients.acme.id, clients.acme.secret))).json().access_token as string
+  const statuses: number[] = []
+  for (let i = 0; i < 100; i++) statuses.push((await introspect(app, rs.id, rs.secret, token)).statusCode)
+  t.same(statuses.filter(s => s !== 200), [], '100 introspections in a window from one address: above TOKEN_RATE_PER_CLIENT and TOKEN_RATE_PER_IP, all answered')
+  const over = await introspect(app, rs.id, rs.secret, token)
+  t.equal(over.statusCode, 429, 'the 101st meets TOKEN_RATE_INTROSPECT_PER_CLIENT')
+  t.equal(over.json().error, 'temporarily_unavailable')
+  t.ok(Number(over.headers['retry-after']) >= 1, 'with Retry-After')
+  t.equal((await post(app, basic(rs.id, rs.secret))).statusCode, 200, 'its token budget and this address\'s budget are untouched')
+})
+
+t.test('wrong secrets sent from elsewhere lock out that source only: the named client keeps introspecting and getting tokens', async t => {
+  const { app, clients } = await build(t, { AUTH_LOCKOUT_AFTER: '5', AUTH_LOCKOUT_BASE_S: '60' })
+  const rs = clients.resourceServer
+  const token = (await post(app, basic(clients.acme.id, clients.acme.secret))).json().access_token as string
+  const attacker: number[] = []
+  for (let i = 0; i < 12; i++) attacker.push((await introspect(app, rs.id, `wrong-${i}`, token, '203.0.113.9')).statusCode)
+  t.same(attacker, [...Array(5).fill(401), ...Array(7).fill(429)], 'the guessing source is locked out after AUTH_LOCKOUT_AFTER failures')
+  t.equal((await introspect(app, rs.id, rs.secret, token, '203.0.113.9')).statusCode, 429, 'there, even the right secret waits')
+  const own = await introspect(app, rs.id, rs.secret, token)
+  t.equal(own.statusCode, 200, 'the resource server, from its own address, is not locked out')
+  t.equal(own.json().active, true)
+  for (let i = 0; i < 12; i++) await post(app, basic(clients.acme.id, `wrong-${i}`), undefined, '203.0.113.10')
+  t.equal((await post(app, basic(clients.acme.id, clients.acme.secret))).statusCode, 200, 'the same holds at the token endpoint')
+})
+
+t.test('the per-client token limit counts authenticated requests only: wrong secrets from elsewhere do not spend it', async t => {
+  const { app, clients } = await build(t, { TOKEN_RATE_PER_CLIENT: '5' })
+  for (let i = 0; i < 20; i++) await post(app, basic(clients.acme.id, `wrong-${i}`), undefined, `198.51.100.${i + 1}`)
+  const own: number[] = []
+  for (let i = 0; i < 6; i++) own.push((await post(app, basic(clients.acme.id, clients.acme.secret))).statusCode)
+  t.same(own, [200, 200, 200, 200, 200, 429], 'the client gets its own 5, then 429')
+})
+
+t.test('guesses from many addresses meet a per-client failure budget that never blocks a source the client has used', async t => {
+  const { app, clients } = await build(t, { AUTH_LOCKOUT_AFTER: '3', AUTH_LOCKOUT_CLIENT_AFTER: '10', AUTH_LOCKOUT_BASE_S: '60', AUTH_LOCKOUT_MAX_S: '600' })
+  const acme = clients.acme
+  t.equal((await post(app, basic(acme.id, acme.secret), undefined, '192.0.2.1')).statusCode, 200, 'the client works from its usual address')
+  const guesses = async (id: string): Promise<number[]> => {
+    const out: number[] = []
+    for (let i = 0; i < 30; i++) out.push((await post(app, basic(id, `guess-${i}`), undefined, `10.9.${i}.1`)).statusCode)
+    return out
+  }
+  const known = await guesses(acme.id)
+  t.same(known, [...Array(10).fill(401), ...Array(20).fill(429)], '30 guesses from 30 addresses: 10 are checked, then every new address waits')
+  t.same(await guesses('acme-ffffffffffffffff'), known, 'an unknown client id answers alike')
+  t.equal((await post(app, basic(acme.id, acme.secret), undefined, '10.9.200.1')).statusCode, 429, 'the trade-off: a new address waits too, even with the right secret')
+  t.equal((await post(app, basic(acme.id, acme.secret), undefined, '192.0.2.1')).statusCode, 200, 'an address the client authenticated from before is never blocked by the budget')
+})

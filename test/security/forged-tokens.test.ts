@@ -404,3 +404,25 @@ t.test('a revoked token is refused on both routes; another client cannot revoke 
   await expectRefused(t, app, bearer(fresh))
   t.equal((await app.inject({ url: ITEMS, headers: { authorization: bearer(token) } })).statusCode, 200, 'other tokens of the client still work')
 })
+
+// Issue 13: claims the issuer never issues, signed by its own current key (a leaked key, a bug, a future grant).
+const neverIssued: Record<string, object> = {
+  'an org that is not an organization name': { ...claims, org: 'Acme Corp' },
+  'an org with a path in it': { ...claims, org: '../globex' },
+  'an org the registry does not know': { ...claims, org: 'initech' },
+  'an unknown scope next to a known one': { ...claims, scope: 'features:read features:admin' },
+  'a scope from a future grant': { ...claims, scope: 'features:delete' },
+  'an empty scope': { ...claims, scope: '' },
+  'a scope with a doubled space': { ...claims, scope: 'features:read  features:write' }
+}
+const badClaims = async (): Promise<number> => (await app.metrics.verificationFailures.get()).values.find(v => v.labels.reason === 'bad_claims')?.value ?? 0
+for (const [name, payload] of Object.entries(neverIssued)) {
+  t.test(`a token with ${name}, signed by the real key, is refused as bad_claims and introspects inactive`, async t => {
+    const forged = real(header, { ...payload, jti: `never-issued-${name.length}-${Math.random()}` })
+    const before = await badClaims()
+    await expectRefused(t, app, bearer(forged))
+    t.equal(await badClaims(), before + 2, 'both refusals counted with reason bad_claims')
+    const res = await app.inject({ method: 'POST', url: '/oauth/introspect', headers: { 'content-type': 'application/x-www-form-urlencoded', ...basic(clients.resourceServer.id, clients.resourceServer.secret) }, payload: `token=${encodeURIComponent(forged)}` })
+    t.same(res.json(), { active: false }, 'introspection: inactive')
+  })
+}

@@ -189,6 +189,9 @@ t.test('the same strict rules as the in-process guard: typ, iss, aud, lifetime, 
     ['expired', rs256(header, { ...good, iat: now - 600, exp: now - 300 }, current.privateKey)],
     ['a lifetime longer than the issuer grants', rs256(header, { ...good, exp: now + 7200 }, current.privateKey)],
     ['no org claim', rs256(header, { ...good, org: undefined }, current.privateKey)],
+    ['an org that is not an organization name (issue 13)', rs256(header, { ...good, org: 'Acme Corp' }, current.privateKey)],
+    ['a scope the issuer does not know (issue 13)', rs256(header, { ...good, scope: 'features:read features:admin' }, current.privateKey)],
+    ['an empty scope (issue 13)', rs256(header, { ...good, scope: '' }, current.privateKey)],
     ['alg none', `${Buffer.from(JSON.stringify({ ...header, alg: 'none' })).toString('base64url')}.${Buffer.from(JSON.stringify(good)).toString('base64url')}.`]
   ]
   for (const [name, token] of cases) {
@@ -208,7 +211,9 @@ t.test('options are checked when the plugin is registered', async t => {
     ['issuer with a trailing slash', { issuer: 'https://auth.example.com/' }],
     ['empty audience', { audience: '' }],
     ['negative tolerance', { clockToleranceS: -1 }],
-    ['introspection without a secret', { introspection: { clientId: 'a', clientSecret: '' } }]
+    ['introspection without a secret', { introspection: { clientId: 'a', clientSecret: '' } }],
+    ['a negative introspection cache time', { introspection: { clientId: 'a', clientSecret: 'b', cacheS: -1 } }],
+    ['an introspection cache time that is not whole seconds', { introspection: { clientId: 'a', clientSecret: 'b', cacheS: 0.5 } }]
   ]
   for (const [name, bad] of attempts) {
     const app = Fastify()
@@ -241,4 +246,61 @@ t.test('requireActive asks the issuer (RFC 7662), so a revocation takes effect a
   await noCreds.register(geotokenVerifier, { issuer: issuer.base, audience: `${issuer.base}/features` })
   t.throws(() => noCreds.get('/x', { onRequest: [noCreds.authenticate], preHandler: [noCreds.requireActive] }, async () => ({})),
     { code: 'APP_VERIFIER_OPTIONS' }, 'a route using requireActive without introspection credentials is refused when declared')
+})
+
+// Issue 13: requireActive must not be throttled or locked out by the resource server's own traffic or by others.
+t.test('requireActive answers 70 requests a minute, and wrong secrets naming its client from elsewhere do not stop it', async t => {
+  // The attacker is told apart by X-Forwarded-For from a trusted proxy: every test request comes from loopback.
+  const issuer = await listenIssuer(t, { TRUST_PROXY: '127.0.0.1' })
+  const rs = issuer.clients.resourceServer
+  const c = await consumer(t, issuer.base, { introspection: { clientId: rs.id, clientSecret: rs.secret } })
+  c.app.get('/payments', { onRequest: [c.app.authenticate], preHandler: [c.app.requireActive] }, async () => ({ ok: true }))
+  const token = await issue(issuer)
+  const pay = async () => (await c.app.inject({ url: '/payments', headers: { authorization: `Bearer ${token}` } })).statusCode
+  const statuses: number[] = []
+  for (let i = 0; i < 70; i++) statuses.push(await pay())
+  t.same(statuses.filter(s => s !== 200), [], '70 requests in a minute, each introspected, all answered 200')
+  const attacker: number[] = []
+  for (let i = 0; i < 12; i++) {
+    const res = await fetch(`${issuer.base}/oauth/introspect`, { method: 'POST', headers: { ...form, ...basic(rs.id, `wrong-${i}`), 'x-forwarded-for': '203.0.113.9' }, body: `token=${token}` })
+    attacker.push(res.status)
+  }
+  t.ok(attacker.slice(-1)[0] === 429, `the guessing address is locked out (${attacker.join(' ')})`)
+  t.equal(await pay(), 200, 'the resource server is not: requireActive routes keep answering')
+})
+
+t.test('introspection.cacheS: a positive answer is reused that long, never past the token\'s exp; a negative one is not', async t => {
+  const issuer = await listenIssuer(t, { ACCESS_TOKEN_TTL_S: '60', CLOCK_TOLERANCE_S: '30' })
+  const rs = issuer.clients.resourceServer
+  const c = await consumer(t, issuer.base, { maxLifetimeS: 60, introspection: { clientId: rs.id, clientSecret: rs.secret, cacheS: 20 } })
+  c.app.get('/payments', { onRequest: [c.app.authenticate], preHandler: [c.app.requireActive] }, async () => ({ ok: true }))
+  const pay = async (token: string) => (await c.app.inject({ url: '/payments', headers: { authorization: `Bearer ${token}` } })).statusCode
+  const revoke = async (token: string) => await fetch(`${issuer.base}/oauth/revoke`, { method: 'POST', headers: { ...form, ...basic(issuer.clients.acme.id, issuer.clients.acme.secret) }, body: `token=${token}` })
+  const asked = () => hits(issuer, '/oauth/introspect')
+
+  const token = await issue(issuer)
+  for (let i = 0; i < 10; i++) t.equal(await pay(token), 200)
+  t.equal(asked(), 1, 'ten requests, one introspection')
+  await revoke(token)
+  t.equal(await pay(token), 200, 'a revocation is seen at most cacheS late (the documented bound)')
+  c.advance(21)
+  t.equal(await pay(token), 401, 'once cacheS has passed the issuer is asked again and the revocation is seen')
+  t.equal(await pay(token), 401)
+  t.equal(asked(), 3, 'a negative answer is never cached')
+
+  // A window longer than the token has left: the cached answer still ends at exp.
+  const long = await consumer(t, issuer.base, { maxLifetimeS: 60, introspection: { clientId: rs.id, clientSecret: rs.secret, cacheS: 50 } })
+  long.app.get('/payments', { onRequest: [long.app.authenticate], preHandler: [long.app.requireActive] }, async () => ({ ok: true }))
+  const payLong = async (token: string) => (await long.app.inject({ url: '/payments', headers: { authorization: `Bearer ${token}` } })).statusCode
+  const short = await issue(issuer)
+  long.advance(30)
+  t.equal(await payLong(short), 200, '30 s after issue: asked, and cached until exp (60 s), not for 50 s')
+  const before = asked()
+  long.advance(25)
+  t.equal(await payLong(short), 200, '55 s: from the cache')
+  t.equal(asked(), before, 'not asked again')
+  await revoke(short)
+  long.advance(10)
+  t.equal(await payLong(short), 401, '65 s, past exp but inside the guard\'s clock tolerance: the cached answer is not used, and the issuer says revoked')
+  t.equal(asked(), before + 1)
 })

@@ -1,6 +1,7 @@
 // Owns the client_credentials grant (RFC 6749 §4.4): a token for the client itself, scoped within its allowance.
 import { OAuthError } from '../../errors.js'
-import { KNOWN_SCOPES, type Client } from '../../clients/registry.js'
+import type { Client } from '../../clients/registry.js'
+import { KNOWN_SCOPES } from '../../tokens/claims.js'
 import type { Grant } from './grant.js'
 
 /**
@@ -29,5 +30,10 @@ export function checkGrantAllowed (client: Client, grantType: string): void {
 /** RFC 6749 §4.4: a token for the client itself; no refresh token (§4.4.3). */
 export const clientCredentials: Grant = {
   grantType: 'client_credentials',
-  handle: async (client, params) => ({ subject: client.client_id, org: client.org, scope: grantedScope(client.scopes, params.scope) })
+  async handle (client, params) {
+    const scope = grantedScope(client.scopes, params.scope)
+    // A client with no scope left: a token with an empty scope opens nothing, and every verifier refuses one.
+    if (scope === '') throw new OAuthError('invalid_scope', 'this client has no scope')
+    return { subject: client.client_id, org: client.org, scope }
+  }
 }
