@@ -198,9 +198,14 @@ export function authorizationHeader (target: Target): fc.Arbitrary<{ value: stri
   )
 }
 
-/** True when `candidate` carries exactly the genuine token's bytes (base64url leaves a few pad bits free). */
+/**
+ * True when the header value `candidate`, as the server receives it, carries exactly the genuine token's bytes
+ * (base64url leaves a few pad bits free). HTTP strips whitespace around a field value (RFC 9110 §5.5), so
+ * ` Bearer <token>` arrives as `Bearer <token>`; and a mutation may replace a character with itself. Judging the
+ * delivered value makes every oracle failure a real defect.
+ */
 export function sameTokenBytes (candidate: string, genuine: string): boolean {
-  const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(candidate)
+  const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(candidate.replace(/^[ \t]+|[ \t]+$/g, ''))
   if (m === null) return false
   const a = (m[1] as string).split('.')
   const b = genuine.split('.')
