@@ -60,8 +60,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     rules: verificationRules(config), ttlS: config.ACCESS_TOKEN_TTL_S, clock, jwksMaxAgeS: config.JWKS_MAX_AGE_S,
     trustedIssuers: await loadTrustedIssuers(config.TRUSTED_ISSUERS_FILE),
     limits: {
-      perIp: config.TOKEN_RATE_PER_IP, perClient: config.TOKEN_RATE_PER_CLIENT, windowMs: config.TOKEN_RATE_WINDOW_S * 1000, clock,
-      lockout: { after: config.AUTH_LOCKOUT_AFTER, baseMs: config.AUTH_LOCKOUT_BASE_S * 1000, maxMs: config.AUTH_LOCKOUT_MAX_S * 1000 }
+      perIp: config.TOKEN_RATE_PER_IP, perClient: config.TOKEN_RATE_PER_CLIENT, introspectPerClient: config.TOKEN_RATE_INTROSPECT_PER_CLIENT,
+      windowMs: config.TOKEN_RATE_WINDOW_S * 1000, clock,
+      lockout: { perSource: config.AUTH_LOCKOUT_AFTER, perClient: config.AUTH_LOCKOUT_CLIENT_AFTER, baseMs: config.AUTH_LOCKOUT_BASE_S * 1000, maxMs: config.AUTH_LOCKOUT_MAX_S * 1000 }
     }
   })
   await app.register(featureStore, { dir: join(config.DATA_DIR, 'features'), seedFile: config.SEED_FILE })

@@ -60,3 +60,29 @@ export function authenticateClient (directory: ClientDirectory, presented: Prese
   if (client === null) throw failed(`client ${presented.clientId} failed ${presented.method}`)
   return client
 }
+
+const authenticated = new WeakMap<FastifyRequest, Client | OAuthError>()
+
+/**
+ * The request's client, authenticated once per request: the limits (src/ops/token-limits.ts) ask first, so that
+ * only authenticated requests spend a client's budget, and the endpoint asks again for the same answer.
+ */
+export function authenticatedClient (request: FastifyRequest, directory: ClientDirectory): Client {
+  let result = authenticated.get(request)
+  if (result === undefined) {
+    try {
+      result = authenticateClient(directory, requestCredentials(request))
+    } catch (err) {
+      if (!(err instanceof OAuthError)) throw err
+      result = err
+    }
+    authenticated.set(request, result)
+  }
+  if (result instanceof OAuthError) throw result
+  return result
+}
+
+/** What client authentication concluded for this request, if it was attempted: the client, or the error. */
+export function authenticationOutcome (request: FastifyRequest): Client | OAuthError | undefined {
+  return authenticated.get(request)
+}

@@ -1,6 +1,6 @@
 // POST /oauth/introspect (RFC 7662): whether a token is active, for authenticated clients.
 import type { FastifyInstance } from 'fastify'
-import { authenticateClient, requestCredentials } from './client-auth.js'
+import { authenticatedClient } from './client-auth.js'
 import { TokenHintBodySchema, type TokenHintBody } from './revoke.js'
 import type { TokenRouteOptions } from './token.js'
 import { OAuthErrorSchema } from './token.js'
@@ -26,12 +26,13 @@ const IntrospectionSchema = {
 export default async function introspectRoute (app: FastifyInstance, opts: TokenRouteOptions) {
   app.post<{ Body: TokenHintBody }>('/introspect', {
     bodyLimit: 32768,
+    config: { introspection: true }, // its own limit (src/ops/token-limits.ts)
     schema: {
       consumes: ['application/x-www-form-urlencoded'], // for the OpenAPI document (RFC 7662 §2.1)
       body: TokenHintBodySchema, response: { 200: IntrospectionSchema, '4xx': OAuthErrorSchema } }
   }, async (request) => {
     const { token } = request.body
-    const client = authenticateClient(app.clients.directory, requestCredentials(request))
+    const client = authenticatedClient(request, app.clients.directory)
     const now = opts.clock()
     const refresh = await opts.refreshTokens.inspect(token, client.client_id, now)
     if (refresh !== undefined) {

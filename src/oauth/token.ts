@@ -4,7 +4,7 @@ import formbody from '@fastify/formbody'
 import { OAuthError } from '../errors.js'
 import { accessTokenClaims, signAccessToken } from '../tokens/access-token.js'
 import type { RefreshTokens } from '../tokens/refresh-tokens.js'
-import { authenticateClient, requestCredentials } from './client-auth.js'
+import { authenticatedClient } from './client-auth.js'
 import { checkGrantAllowed } from './grants/client-credentials.js'
 import type { Grant, TokenParams } from './grants/grant.js'
 import introspectRoute from './introspect.js'
@@ -121,7 +121,7 @@ export default async function tokenRoutes (app: FastifyInstance, opts: TokenRout
     const body = request.body
     const grant = grants.get(body.grant_type)
     if (grant === undefined) throw new OAuthError('unsupported_grant_type', `grant_type ${body.grant_type} is not supported; use one of ${[...grants.keys()].join(', ')}`)
-    const client = authenticateClient(app.clients.directory, requestCredentials(request))
+    const client = authenticatedClient(request, app.clients.directory)
     checkGrantAllowed(client, body.grant_type)
     const now = opts.clock()
     const granted = await grant.handle(client, body, now)

@@ -8,7 +8,7 @@ export type AuditEvent =
   | 'token.revoked' // a token was revoked (RFC 7009)
   | 'token.refresh_reused' // a used refresh token came back: it leaked, its whole family is revoked
   | 'client.auth_failed' // client authentication failed (unknown client, wrong secret, disabled: alike)
-  | 'client.locked_out' // repeated failures: the client id is refused for a while
+  | 'client.locked_out' // repeated failures: a source (or every source new to the client id) is refused for a while
   | 'rate.limited' // a request exceeded a rate limit
   | 'keys.rotated' // the signing key changed (a rotation was picked up)
   | 'keys.reloaded' // the published key set changed without a new signing key

@@ -1,22 +1,33 @@
-// Owns abuse limits at the token endpoint: per-IP and per-client rate limits, and the failed-authentication lockout.
+// Owns abuse limits at the token endpoint: per-IP and per-client rate limits, the introspection limit, and the
+// failed-authentication lockout.
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { requestCredentials } from '../oauth/client-auth.js'
-import { FailureLockout, type LockoutOptions } from './lockout.js'
+import { OAuthError } from '../errors.js'
+import { authenticatedClient, authenticationOutcome, requestCredentials } from '../oauth/client-auth.js'
+import { ClientLockout, type ClientLockoutOptions } from './lockout.js'
 import { audit } from './audit.js'
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Set on the introspection route: it has its own per-client limit, spent only by authenticated requests. */
+    introspection?: boolean
+  }
+}
+
 export interface TokenLimitOptions {
-  /** Requests per client IP per window. */
+  /** Requests per client IP per window; authenticated introspection is not counted. */
   perIp: number
-  /** Requests per presented client_id per window. */
+  /** Authenticated token and revocation requests per client per window. */
   perClient: number
+  /** Authenticated introspection requests per client per window: a resource server may introspect every request. */
+  introspectPerClient: number
   windowMs: number
-  lockout: Omit<LockoutOptions, 'clock'>
+  lockout: Omit<ClientLockoutOptions, 'clock'>
   clock?: () => number
 }
 
-type Limit = 'ip' | 'client' | 'lockout'
+type Limit = 'ip' | 'client' | 'introspect' | 'lockout'
 
 /** The client id a request presents (Basic or body), before any check; undefined when it presents none. */
 export function presentedClientId (request: FastifyRequest): string | undefined {
@@ -32,13 +43,20 @@ export function presentedClientId (request: FastifyRequest): string | undefined 
  * RFC 6749 §5.2 has no throttling error; `temporarily_unavailable` (RFC 6749 §4.1.2.1: "temporary overloading")
  * says what happened, and the 429 (RFC 6585 §4) with Retry-After (RFC 9110 §10.2.3) says when to come back.
  * `slow_down` (RFC 8628 §3.5) was not chosen: it tells device-flow pollers to add 5 s to their interval.
+ *
+ * Nothing anyone else sends can throttle or lock out a client (issue 13): its per-client budgets are spent only by
+ * requests that authenticated as it, and failed authentications lock out the (client id, source) pair, or new
+ * sources once the per-client failure budget is spent (src/ops/lockout.ts). Unauthenticated traffic is bounded
+ * per source: the per-IP limit and the lockout.
  */
 export default fp(async function tokenLimits (app: FastifyInstance, opts: TokenLimitOptions) {
   const clock = opts.clock ?? Date.now
   await app.register(rateLimit, { global: false })
   const byIp = app.createRateLimit({ max: opts.perIp, timeWindow: opts.windowMs })
+  // Called only once the request has authenticated, so the presented id is the client's own.
   const byClient = app.createRateLimit({ max: opts.perClient, timeWindow: opts.windowMs, keyGenerator: request => `client:${presentedClientId(request) ?? ''}` })
-  const lockout = new FailureLockout({ ...opts.lockout, clock })
+  const byIntrospector = app.createRateLimit({ max: opts.introspectPerClient, timeWindow: opts.windowMs, keyGenerator: request => `introspect:${presentedClientId(request) ?? ''}` })
+  const lockout = new ClientLockout({ ...opts.lockout, clock })
 
   // One audit line per key and window, not per refused request: a flood must not flood the log too.
   const announced = new Map<string, number>()
@@ -60,39 +78,49 @@ export default fp(async function tokenLimits (app: FastifyInstance, opts: TokenL
       .send({ error: 'temporarily_unavailable', error_description: description })
   }
 
-  // Per IP first, before the body is even parsed.
+  const limited = async (request: FastifyRequest, reply: FastifyReply, limit: 'ip' | 'client' | 'introspect', clientId?: string): Promise<FastifyReply | undefined> => {
+    const result = await (limit === 'ip' ? byIp : limit === 'client' ? byClient : byIntrospector)(request)
+    if (result.isAllowed || !result.isExceeded) return undefined
+    announce(request, limit, result.key, result.ttlInSeconds, clientId)
+    return tooMany(reply, limit, result.ttlInSeconds)
+  }
+
+  // Per IP first, before the body is even parsed; introspection is counted per IP only when it fails to
+  // authenticate (below), so a busy resource server behind a shared address is not held to the per-IP limit.
   app.addHook('onRequest', async (request, reply) => {
-    const result = await byIp(request)
-    if (!result.isAllowed && result.isExceeded) {
-      announce(request, 'ip', result.key, result.ttlInSeconds)
-      return tooMany(reply, 'ip', result.ttlInSeconds)
-    }
+    if (request.routeOptions.config.introspection === true) return
+    return await limited(request, reply, 'ip')
   })
 
-  // Per client id once the body (client_secret_post) is parsed; a locked-out id is refused before its secret is
-  // looked at, so the answer is the same whether the secret is right, wrong, or the client does not exist.
+  // Once the body (client_secret_post) is parsed. A locked-out pair is refused before its secret is looked at,
+  // so the answer is the same whether the secret is right, wrong, or the client does not exist.
   app.addHook('preHandler', async (request, reply) => {
+    const introspection = request.routeOptions.config.introspection === true
     const clientId = presentedClientId(request)
-    if (clientId === undefined) return
-    const lockedMs = lockout.lockedFor(clientId)
-    if (lockedMs > 0) return tooMany(reply, 'lockout', Math.ceil(lockedMs / 1000))
-    const result = await byClient(request)
-    if (!result.isAllowed && result.isExceeded) {
-      announce(request, 'client', result.key, result.ttlInSeconds, clientId)
-      return tooMany(reply, 'client', result.ttlInSeconds)
+    if (clientId !== undefined) {
+      const lockedMs = lockout.lockedFor(clientId, request.ip)
+      if (lockedMs > 0) return tooMany(reply, 'lockout', Math.ceil(lockedMs / 1000))
     }
+    let authenticated = false
+    try { authenticatedClient(request, app.clients.directory); authenticated = true } catch { /* the endpoint answers the error */ }
+    if (!authenticated) return introspection ? await limited(request, reply, 'ip') : undefined
+    return await limited(request, reply, introspection ? 'introspect' : 'client', clientId)
   })
 
-  // onSend, not onResponse: the failure is counted before the answer leaves, so a client cannot race it.
-  app.addHook('onSend', async (request, reply) => {
-    if (reply.statusCode !== 401 && reply.statusCode !== 200) return
+  // onSend, not onResponse: the outcome is counted before the answer leaves, so a client cannot race it.
+  app.addHook('onSend', async request => {
+    const outcome = authenticationOutcome(request)
     const clientId = presentedClientId(request)
-    if (clientId === undefined) return
-    if (reply.statusCode === 200) { lockout.succeed(clientId); return }
-    const lockMs = lockout.fail(clientId)
-    if (lockMs > 0) {
+    if (outcome === undefined || clientId === undefined) return
+    if (!(outcome instanceof OAuthError)) { lockout.succeed(clientId, request.ip); return }
+    if (outcome.error !== 'invalid_client') return
+    const { sourceMs, clientMs } = lockout.fail(clientId, request.ip)
+    if (sourceMs > 0 || clientMs > 0) {
       app.metrics.clientLockouts.inc()
-      audit(request.log, 'client.locked_out', { client_id: clientId, ip: request.ip, reason: 'failed_authentication', retry_after_s: Math.ceil(lockMs / 1000) })
+      audit(request.log, 'client.locked_out', {
+        client_id: clientId, ip: request.ip, reason: 'failed_authentication', retry_after_s: Math.ceil(Math.max(sourceMs, clientMs) / 1000),
+        detail: clientMs > sourceMs ? 'per-client failure budget spent: sources new to this client wait' : 'this source waits for this client'
+      })
     }
   })
 }, { name: 'geotoken-token-limits', fastify: '5.x' })

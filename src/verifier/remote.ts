@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'f
 import { OAuthError, VerifierOptionsInvalid } from '../errors.js'
 import { discover, type IssuerMetadata } from './discovery.js'
 import guard, { sendChallenge } from './guard.js'
+import { ActiveAnswers } from './active-cache.js'
 import { JwksClient, type JwksClientOptions } from './jwks-client.js'
 
 export interface RemoteVerifierOptions {
@@ -17,8 +18,12 @@ export interface RemoteVerifierOptions {
   maxLifetimeS?: number
   /** JWKS cache tuning; `uri` skips discovery. */
   jwks?: Omit<JwksClientOptions, 'jwksUri' | 'clock'> & { uri?: string }
-  /** Credentials of a client with the tokens:introspect scope, for routes that must see revocations at once. */
-  introspection?: { clientId: string, clientSecret: string }
+  /**
+   * Credentials of a client with the tokens:introspect scope, for routes that must see revocations at once.
+   * `cacheS` (default 0, at most 300): reuse the issuer's `active: true` answer for a token this many seconds
+   * (never past its exp), so a revocation may then take up to `cacheS` to be seen by requireActive routes.
+   */
+  introspection?: { clientId: string, clientSecret: string, cacheS?: number }
   realm?: string
   clock?: () => number
 }
@@ -29,6 +34,9 @@ declare module 'fastify' {
     requireActive: preHandlerAsyncHookHandler
   }
 }
+
+// A longer memory would defeat requireActive: routes that can accept a late revocation should use authenticate alone.
+const MAX_CACHE_S = 300
 
 function checkOptions (opts: RemoteVerifierOptions): void {
   const bad = (what: string): never => { throw new VerifierOptionsInvalid(what) }
@@ -44,6 +52,10 @@ function checkOptions (opts: RemoteVerifierOptions): void {
   const intro = opts.introspection
   if (intro !== undefined && (typeof intro.clientId !== 'string' || intro.clientId === '' || typeof intro.clientSecret !== 'string' || intro.clientSecret === '')) {
     bad('introspection needs clientId and clientSecret')
+  }
+  const cacheS = intro?.cacheS
+  if (cacheS !== undefined && (!Number.isInteger(cacheS) || cacheS < 0 || cacheS > MAX_CACHE_S)) {
+    bad(`introspection.cacheS ${JSON.stringify(cacheS)} must be a whole number of seconds from 0 to ${MAX_CACHE_S}`)
   }
 }
 
@@ -72,8 +84,10 @@ export default fp(async function geotokenVerifier (app, opts: RemoteVerifierOpti
   const basic = opts.introspection === undefined
     ? undefined
     : `Basic ${Buffer.from(`${encodeURIComponent(opts.introspection.clientId)}:${encodeURIComponent(opts.introspection.clientSecret)}`).toString('base64')}`
+  const answers = new ActiveAnswers((opts.introspection?.cacheS ?? 0) * 1000)
   async function requireActive (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     const token = /^Bearer +(\S+)$/i.exec(request.headers.authorization ?? '')?.[1] ?? ''
+    if (answers.has(token, clock())) return
     let active: boolean
     try {
       if (basic === undefined) throw new Error('no introspection credentials')
@@ -95,6 +109,9 @@ export default fp(async function geotokenVerifier (app, opts: RemoteVerifierOpti
         .send({ type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'the token issuer could not confirm the token' })
     }
     if (!active) return sendChallenge(reply, opts.realm ?? 'geotoken', new OAuthError('invalid_token', 'token is no longer active', 401))
+    // The verified exp (authenticate runs first) bounds the memory; without it nothing is remembered.
+    const exp = (request.user as { exp?: unknown } | undefined)?.exp
+    if (typeof exp === 'number') answers.remember(token, exp, clock())
   }
   app.decorate('requireActive', requireActive)
   // A route asking for introspection without credentials to do it is refused when it is declared, not when called.

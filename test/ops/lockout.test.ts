@@ -1,5 +1,5 @@
 import t from 'tap'
-import { FailureLockout } from '../../src/ops/lockout.js'
+import { ClientLockout, FailureLockout } from '../../src/ops/lockout.js'
 
 t.test('locks after the threshold, doubling up to the maximum', async t => {
   let now = 0
@@ -32,4 +32,41 @@ t.test('memory is bounded: the least recently failed id is forgotten first', asy
   t.equal(lockout.size, 3)
   t.equal(lockout.lockedFor('a'), 0, 'a was evicted')
   t.ok(lockout.lockedFor('d') > 0)
+})
+
+t.test('issue 13: failures from one source lock out that source only, never the client elsewhere', async t => {
+  let now = 0
+  const lockout = new ClientLockout({ perSource: 3, perClient: 100, baseMs: 1000, maxMs: 60_000, clock: () => now })
+  for (let i = 0; i < 3; i++) lockout.fail('rs', '203.0.113.9')
+  t.equal(lockout.lockedFor('rs', '203.0.113.9'), 1000, 'the guessing source waits')
+  t.equal(lockout.lockedFor('rs', '192.0.2.1'), 0, 'the client from its own address does not')
+  t.equal(lockout.lockedFor('other', '203.0.113.9'), 0, 'nor does another client from the guessing address')
+  lockout.succeed('rs', '192.0.2.1')
+  t.equal(lockout.lockedFor('rs', '203.0.113.9'), 1000, 'a success elsewhere does not clear the guessing source')
+  now += 1000
+  t.equal(lockout.lockedFor('rs', '203.0.113.9'), 0, 'the lockout ends')
+})
+
+t.test('issue 13: failures across sources meet the per-client budget, which never blocks a source the client used', async t => {
+  let now = 0
+  const lockout = new ClientLockout({ perSource: 3, perClient: 5, baseMs: 1000, maxMs: 60_000, clock: () => now })
+  lockout.succeed('rs', '192.0.2.1')
+  const starts = Array.from({ length: 6 }, (_, i) => lockout.fail('rs', `10.0.0.${i}`))
+  t.same(starts.map(s => s.sourceMs), [0, 0, 0, 0, 0, 0], 'one failure per source: no source lockout')
+  t.same(starts.map(s => s.clientMs), [0, 0, 0, 0, 1000, 2000], 'the per-client budget locks from the fifth failure, doubling')
+  t.equal(lockout.lockedFor('rs', '10.0.0.99'), 2000, 'a new source waits')
+  t.equal(lockout.lockedFor('rs', '192.0.2.1'), 0, 'the source the client authenticated from does not')
+  lockout.succeed('rs', '192.0.2.1')
+  t.equal(lockout.lockedFor('rs', '10.0.0.99'), 2000, 'the client\'s successes do not reset the budget')
+  now += 120_001
+  t.equal(lockout.lockedFor('rs', '10.0.0.99'), 0, 'a quiet spell of twice the longest lockout forgets it')
+})
+
+t.test('known sources are bounded: the least recently successful is forgotten first', async t => {
+  const lockout = new ClientLockout({ perSource: 100, perClient: 1, baseMs: 1000, maxMs: 5000, maxEntries: 2, clock: () => 0 })
+  for (const ip of ['192.0.2.1', '192.0.2.2', '192.0.2.3']) lockout.succeed('c', ip)
+  lockout.fail('c', '10.0.0.1')
+  t.equal(lockout.lockedFor('c', '192.0.2.3'), 0)
+  t.equal(lockout.lockedFor('c', '192.0.2.2'), 0)
+  t.equal(lockout.lockedFor('c', '192.0.2.1'), 1000, 'evicted, so no longer exempt')
 })

@@ -56,7 +56,7 @@ export async function startTarget (root: string): Promise<Target> {
     KEYS_DIR: join(root, 'keys'), DATA_DIR: join(root, 'data'), SEED_FILE: join(root, 'data', 'seed.geojson'),
     ISSUER: 'http://geotoken.test', LOG_LEVEL: 'silent',
     // The fuzzer is one client hammering from one address: the limits have their own tests.
-    TOKEN_RATE_PER_IP: '1000000', TOKEN_RATE_PER_CLIENT: '1000000', AUTH_LOCKOUT_AFTER: '1000', OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0'
+    TOKEN_RATE_PER_IP: '1000000', TOKEN_RATE_PER_CLIENT: '1000000', AUTH_LOCKOUT_AFTER: '1000', AUTH_LOCKOUT_CLIENT_AFTER: '100000', OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0'
   })
   const app = await buildApp(config)
   await app.listen({ port: 0, host: '127.0.0.1' })
