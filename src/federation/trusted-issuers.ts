@@ -28,6 +28,11 @@ const FileSchema = Type.Object({ issuers: Type.Array(TrustedIssuerSchema) }, { a
 
 export type TrustedIssuer = Static<typeof TrustedIssuerSchema>
 
+/** Whether this IdP may grant tokens for `org`: its fixed org, or one of its allowed ones. */
+export function mayGrantOrg (idp: TrustedIssuer, org: string): boolean {
+  return 'fixed' in idp.org ? idp.org.fixed === org : idp.org.allowed.includes(org)
+}
+
 /** Reads and validates the file once at start-up; "" means federation is off. */
 export async function loadTrustedIssuers (path: string): Promise<TrustedIssuer[]> {
   if (path === '') return []

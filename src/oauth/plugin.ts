@@ -29,7 +29,7 @@ export default async function oauth (app: FastifyInstance, opts: OAuthOptions) {
     ...(opts.trustedIssuers.length === 0
       ? []
       : [jwtBearer({ issuers: opts.trustedIssuers, issuer, tokenEndpoint: `${issuer}/oauth/token`, clockToleranceS, usedAssertions: state.usedAssertions, clock: opts.clock })]),
-    refreshToken({ refreshTokens: state.refreshTokens, revoked: state.revoked, log: app.log })
+    refreshToken({ refreshTokens: state.refreshTokens, revoked: state.revoked, log: app.log, issuers: opts.trustedIssuers })
   ]
   await app.register(wellKnown, { prefix: '/.well-known', issuer, jwksMaxAgeS: opts.jwksMaxAgeS, grantTypes: grants.map(g => g.grantType) })
   await app.register(tokenRoutes, {

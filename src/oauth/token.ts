@@ -125,19 +125,24 @@ export default async function tokenRoutes (app: FastifyInstance, opts: TokenRout
     checkGrantAllowed(client, body.grant_type)
     const now = opts.clock()
     const granted = await grant.handle(client, body, now)
-    const key = app.keys.view.signing
     const claims = accessTokenClaims({
       issuer: opts.issuer, audience: opts.audience, subject: granted.subject, clientId: client.client_id,
       org: granted.org, scope: granted.scope, ttlS: opts.ttlS, now
     })
-    const accessToken = await signAccessToken(key, claims)
     let refreshToken: string | undefined
     if (granted.refresh !== undefined) {
-      const minted = await opts.refreshTokens.issue({ clientId: client.client_id, org: granted.org, subject: granted.subject, scope: granted.refresh.scope }, now, granted.refresh.family)
+      const { scope, issuer, family } = granted.refresh
+      const minted = await opts.refreshTokens.issue({ clientId: client.client_id, org: granted.org, subject: granted.subject, scope, ...(issuer === undefined ? {} : { issuer }) }, now, family)
+      // Recorded before anything is handed out, so revoking the family (or a detected reuse) also denies it. A
+      // concurrent reuse of the token this one replaces may have revoked the family meanwhile: then neither
+      // token leaves (issue 13: the winner of two simultaneous refreshes kept a working access token).
+      if (!await opts.refreshTokens.recordAccessToken(minted.familyId, claims.jti, (claims.exp + opts.clockToleranceS) * 1000)) {
+        throw new OAuthError('invalid_grant', 'the refresh token has been revoked', 400, 'family revoked while the token was rotated')
+      }
       refreshToken = minted.token
-      // Remembered so revoking the family (or a detected reuse) also denies the access tokens it produced.
-      await opts.refreshTokens.recordAccessToken(minted.familyId, claims.jti, (claims.exp + opts.clockToleranceS) * 1000)
     }
+    const key = app.keys.view.signing
+    const accessToken = await signAccessToken(key, claims)
     audit(request.log, 'token.issued', { grant_type: body.grant_type, client_id: client.client_id, org: granted.org, sub: granted.subject, kid: key.kid, scope: granted.scope, jti: claims.jti, refresh: refreshToken !== undefined })
     app.metrics.tokensIssued.inc({ grant_type: body.grant_type, org: granted.org })
     return { access_token: accessToken, token_type: 'Bearer', expires_in: opts.ttlS, scope: granted.scope, ...(refreshToken === undefined ? {} : { refresh_token: refreshToken }) }

@@ -6,7 +6,10 @@ export interface RefreshGrant {
   clientId: string
   org: string
   subject: string
+  /** The grant's scope; every refresh intersects it with what the client (and `issuer`) allow at that time. */
   scope: string
+  /** The identity provider whose assertion started the grant (jwt-bearer), asked again at every refresh. */
+  issuer?: string
 }
 
 export interface RefreshRecord extends RefreshGrant {
@@ -26,9 +29,13 @@ export interface RefreshTokenStore {
   put: (record: RefreshRecord) => void | Promise<void>
   /** Marks the token used; false when it already was (the caller then treats it as reuse). */
   markUsed: (hash: string) => boolean | Promise<boolean>
-  /** Records an access token minted from the family, so revoking the family can deny it. */
-  addAccessToken: (familyId: string, jti: string, expiresAtMs: number) => void | Promise<void>
-  /** Revokes every token of the family; returns the family's access tokens still to deny. */
+  /**
+   * Records an access token minted from the family, so revoking the family can deny it, unless the family is
+   * revoked (or gone): then false, and the token must not be handed out. One atomic step with revokeFamily's,
+   * so every access token is either in the list revokeFamily returns or refused here.
+   */
+  addAccessTokenUnlessRevoked: (familyId: string, jti: string, expiresAtMs: number) => boolean | Promise<boolean>
+  /** Revokes every token of the family (one atomic step); returns the family's access tokens still to deny. */
   revokeFamily: (familyId: string) => Array<{ jti: string, expiresAtMs: number }> | Promise<Array<{ jti: string, expiresAtMs: number }>>
   isFamilyRevoked: (familyId: string) => boolean | Promise<boolean>
 }
@@ -73,23 +80,35 @@ export class RefreshTokens {
     return { token, familyId }
   }
 
-  /** Spends a token for a new one. A second use of the same token means it leaked: the whole family goes. */
-  async rotate (token: string, clientId: string, nowMs: number): Promise<RotateResult> {
+  /**
+   * Spends a token for a new one. A second use of the same token means it leaked: the whole family goes.
+   * `check` sees the grant before the token is spent and may refuse it by throwing (e.g. a scope the client no
+   * longer has): a refused refresh leaves the token usable, so the client can retry with what it may still ask.
+   */
+  async rotate (token: string, clientId: string, nowMs: number, check?: (grant: RefreshGrant) => void): Promise<RotateResult> {
     const record = await this.#store.get(hashRefreshToken(token))
     if (record === undefined) return { ok: false, reason: 'unknown' }
     // Bound to its client (RFC 6749 §10.4): another client presenting it learns nothing and spends nothing.
     if (record.clientId !== clientId) return { ok: false, reason: 'wrong_client' }
     if (await this.#store.isFamilyRevoked(record.familyId)) return { ok: false, reason: 'revoked' }
     if (record.expiresAtMs <= nowMs) return { ok: false, reason: 'expired' }
-    if (!await this.#store.markUsed(record.hash)) {
-      return { ok: false, reason: 'reused', revokedAccessTokens: await this.#store.revokeFamily(record.familyId) }
-    }
-    const { clientId: c, org, subject, scope } = record
-    return { ok: true, grant: { clientId: c, org, subject, scope }, familyId: record.familyId, familyExpiresAtMs: record.familyExpiresAtMs }
+    // A replay is detected before `check`: no refusal of `check` may hide a leaked token. markUsed below stays the
+    // atomic step; this only answers a plain replay early.
+    if (record.used) return await this.#reused(record.familyId)
+    const { clientId: c, org, subject, scope, issuer } = record
+    const grant: RefreshGrant = { clientId: c, org, subject, scope, ...(issuer === undefined ? {} : { issuer }) }
+    check?.(grant)
+    if (!await this.#store.markUsed(record.hash)) return await this.#reused(record.familyId)
+    return { ok: true, grant, familyId: record.familyId, familyExpiresAtMs: record.familyExpiresAtMs }
   }
 
-  async recordAccessToken (familyId: string, jti: string, expiresAtMs: number): Promise<void> {
-    await this.#store.addAccessToken(familyId, jti, expiresAtMs)
+  /** Records an access token minted from the family; false when the family was revoked meanwhile (see the store). */
+  async recordAccessToken (familyId: string, jti: string, expiresAtMs: number): Promise<boolean> {
+    return await this.#store.addAccessTokenUnlessRevoked(familyId, jti, expiresAtMs)
+  }
+
+  async #reused (familyId: string): Promise<RotateResult> {
+    return { ok: false, reason: 'reused', revokedAccessTokens: await this.#store.revokeFamily(familyId) }
   }
 
   /** RFC 7009: revoking a refresh token revokes its family; only the client it was issued to may do it. */
@@ -136,8 +155,11 @@ export class MemoryRefreshTokenStore implements RefreshTokenStore {
     return true
   }
 
-  addAccessToken (familyId: string, jti: string, expiresAtMs: number): void {
-    this.#families.get(familyId)?.accessTokens.set(jti, expiresAtMs)
+  addAccessTokenUnlessRevoked (familyId: string, jti: string, expiresAtMs: number): boolean {
+    const family = this.#families.get(familyId)
+    if (family === undefined || family.revoked) return false
+    family.accessTokens.set(jti, expiresAtMs)
+    return true
   }
 
   revokeFamily (familyId: string): Array<{ jti: string, expiresAtMs: number }> {

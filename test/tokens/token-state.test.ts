@@ -29,7 +29,7 @@ t.test('refresh tokens: stored as hashes, rotated once, reuse revokes the family
   t.match(token, /^[A-Za-z0-9_-]{43}$/, '256 random bits')
   t.equal(store.get(token), undefined, 'the token itself is not a key of the store')
   t.equal(store.get(hashRefreshToken(token))?.familyId, familyId)
-  await tokens.recordAccessToken(familyId, 'jti-1', now + 900_000)
+  t.equal(await tokens.recordAccessToken(familyId, 'jti-1', now + 900_000), true)
 
   t.match(await tokens.rotate(token, 'c2', now), { ok: false, reason: 'wrong_client' })
   const first = await tokens.rotate(token, 'c1', now)
@@ -65,4 +65,28 @@ t.test('refresh tokens: idle and absolute lifetimes, and client-bound revocation
   t.same(await tokens.revoke(d.token, 'c2'), { revoked: false, accessTokens: [] }, 'another client cannot revoke it')
   t.equal((await tokens.revoke(d.token, 'c1')).revoked, true)
   t.match(await tokens.rotate(d.token, 'c1', now), { ok: false, reason: 'revoked' })
+})
+
+t.test('issue 13: an access token is recorded in its family unless the family is revoked, in one step', async t => {
+  const store = new MemoryRefreshTokenStore(() => 0)
+  const tokens = new RefreshTokens(store, { idleS: 100, absoluteS: 1000 })
+  const { familyId } = await tokens.issue({ clientId: 'c1', org: 'acme', subject: 'alice', scope: 'features:read' }, 0)
+  t.equal(store.addAccessTokenUnlessRevoked(familyId, 'before', 900_000), true)
+  t.same(store.revokeFamily(familyId), [{ jti: 'before', expiresAtMs: 900_000 }], 'a token recorded before the revocation is in its list')
+  t.equal(store.addAccessTokenUnlessRevoked(familyId, 'after', 900_000), false, 'one recorded after it is refused, never handed out')
+  t.same(store.revokeFamily(familyId), [{ jti: 'before', expiresAtMs: 900_000 }], 'and was not recorded')
+  t.equal(store.addAccessTokenUnlessRevoked('no-such-family', 'x', 900_000), false, 'a family that is gone records nothing')
+})
+
+t.test('issue 13: a refused check leaves the refresh token unspent; a replay is still seen first; the issuer is kept', async t => {
+  const tokens = new RefreshTokens(new MemoryRefreshTokenStore(() => 0), { idleS: 100, absoluteS: 1000 })
+  const grant = { clientId: 'c1', org: 'acme', subject: 'alice', scope: 'features:read features:write', issuer: 'https://idp.example' }
+  const { token } = await tokens.issue(grant, 0)
+  await t.rejects(tokens.rotate(token, 'c1', 0, () => { throw new Error('scope withdrawn') }), /scope withdrawn/)
+  const seen: unknown[] = []
+  const spent = await tokens.rotate(token, 'c1', 0, g => { seen.push(g) })
+  t.match(spent, { ok: true, grant }, 'the token was still usable, and the grant kept its issuer')
+  t.same(seen, [grant], 'the check saw the grant')
+  const replay = await tokens.rotate(token, 'c1', 0, () => { throw new Error('must not run') })
+  t.match(replay, { ok: false, reason: 'reused' }, 'a replayed token is reuse, whatever the check would say')
 })

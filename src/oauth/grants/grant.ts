@@ -14,8 +14,11 @@ export interface GrantResult {
   org: string
   /** Scope of the access token. */
   scope: string
-  /** Set when a refresh token is to be issued: its scope, and the family it continues (a rotation). */
-  refresh?: { scope: string, family?: { id: string, expiresAtMs: number } }
+  /**
+   * Set when a refresh token is to be issued: its scope, the identity provider that vouched for the subject
+   * (jwt-bearer), and the family it continues (a rotation).
+   */
+  refresh?: { scope: string, issuer?: string, family?: { id: string, expiresAtMs: number } }
 }
 
 export interface Grant {

@@ -2,7 +2,7 @@
 import { createDecoder, createVerifier } from 'fast-jwt'
 import { JWT_BEARER } from '../../clients/registry.js'
 import { OAuthError } from '../../errors.js'
-import type { TrustedIssuer } from '../../federation/trusted-issuers.js'
+import { mayGrantOrg, type TrustedIssuer } from '../../federation/trusted-issuers.js'
 import type { ExpiringIdSet } from '../../tokens/expiring-set.js'
 import { JwksClient } from '../../verifier/jwks-client.js'
 import { grantedScope } from './client-credentials.js'
@@ -85,7 +85,7 @@ export function jwtBearer (opts: JwtBearerOptions): Grant {
       const subject = claims[config.subject_claim]
       if (typeof subject !== 'string' || subject === '' || subject.length > 256) throw invalidGrant(`the assertion has no usable ${config.subject_claim} claim`)
       const org = 'fixed' in config.org ? config.org.fixed : claims[config.org.claim]
-      if (typeof org !== 'string' || ('allowed' in config.org && !config.org.allowed.includes(org))) throw invalidGrant('the assertion does not name an organization this issuer may grant')
+      if (typeof org !== 'string' || !mayGrantOrg(config, org)) throw invalidGrant('the assertion does not name an organization this issuer may grant')
       // A client acts for its own organization only, whatever the assertion says.
       if (org !== client.org) throw invalidGrant('the assertion is for another organization than this client')
 
@@ -96,7 +96,7 @@ export function jwtBearer (opts: JwtBearerOptions): Grant {
       if (!await opts.usedAssertions.add(`${config.issuer}|${claims.jti}`, (exp + opts.clockToleranceS) * 1000)) {
         throw invalidGrant('the assertion has already been used')
       }
-      return { subject, org, scope, refresh: { scope } }
+      return { subject, org, scope, refresh: { scope, issuer: config.issuer } }
     }
   }
 }
