@@ -68,8 +68,8 @@ export function createMetrics (ring: () => KeyRing | undefined, clock: () => num
     }),
     tokensIssued: new Counter({ name: 'geotoken_tokens_issued_total', help: 'Access tokens issued by grant type and organization', labelNames: ['grant_type', 'org'] as const, registers }),
     verificationFailures: new Counter({ name: 'geotoken_token_verification_failures_total', help: 'Access tokens refused by the guard, by reason', labelNames: ['reason'] as const, registers }),
-    tokenRequestsLimited: new Counter({ name: 'geotoken_token_requests_limited_total', help: 'Token endpoint requests refused with 429, by limit (ip, client, lockout)', labelNames: ['limit'] as const, registers }),
-    clientLockouts: new Counter({ name: 'geotoken_client_lockouts_total', help: 'Times a client id was locked out after repeated failed authentication', registers }),
+    tokenRequestsLimited: new Counter({ name: 'geotoken_token_requests_limited_total', help: 'Token endpoint requests refused with 429, by limit (ip, client, introspect, lockout)', labelNames: ['limit'] as const, registers }),
+    clientLockouts: new Counter({ name: 'geotoken_client_lockouts_total', help: 'Lockouts started by repeated failed authentication (a source for a client id, or new sources of a client id)', registers }),
     featureQueries: new Counter({ name: 'geotoken_feature_queries_total', help: 'Answered feature reads (items, item) by collection', labelNames: ['collection'] as const, registers }),
     featureWrites: new Counter({ name: 'geotoken_feature_writes_total', help: 'Answered feature writes by collection and operation', labelNames: ['collection', 'operation'] as const, registers })
   }
