@@ -2,7 +2,7 @@
 import { open, rename, stat, truncate, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { FeatureStoreCorrupt, FeatureStoreUnavailable } from '../errors.js'
-import { syncDir, writeAll } from '../atomic-file.js'
+import { removeStaleTemps, syncDir, writeAll } from '../atomic-file.js'
 import type { Feature } from './geojson.js'
 import { eachLine, exists, frame, framed } from './lines.js'
 import { writeSnapshot, type SnapshotEntry } from './snapshot.js'
@@ -90,7 +90,9 @@ export class Journal {
 
   /** Opens the journal after replayJournal() has cut off any torn end; `count` is the number of operations in it. */
   static async open (dir: string, count: number): Promise<Journal> {
+    // An interrupted compaction's empty journal (earlier versions wrote it through writeFileAtomic: its temps too).
     await unlink(join(dir, SWAP_FILE)).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err })
+    await removeStaleTemps(join(dir, SWAP_FILE))
     const path = join(dir, JOURNAL_FILE)
     const linked = await exists(path)
     const fh = await open(path, 'a', 0o600)

@@ -7,7 +7,7 @@ export interface RetryOptions {
   /** Told about each failure; `repeated` when it is the same failure (code or message) as the one before it. */
   onFailure: (err: unknown, failures: number, repeated: boolean) => void
   /** Told when the task succeeds after `failures` consecutive failures. */
-  onRecovery: (failures: number) => void
+  onRecovery?: (failures: number) => void
 }
 
 const failureKey = (err: unknown): string => (err as { code?: string }).code ?? String((err as Error | undefined)?.message ?? err)
@@ -62,7 +62,7 @@ export class Retry {
       const failed = this.#failures
       this.#failures = 0
       this.#lastFailure = undefined
-      if (failed > 0) this.#opts.onRecovery(failed)
+      if (failed > 0) this.#opts.onRecovery?.(failed)
     } catch (err) {
       this.#failures++
       const key = failureKey(err)
