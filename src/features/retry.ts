@@ -21,6 +21,8 @@ export class Retry {
   #running = false
   #timer: NodeJS.Timeout | undefined
   #stopped = false
+  /** later() was called while a run was finishing: that run may have come too early for it, so run once more. */
+  #again = false
 
   constructor (task: () => Promise<void>, opts: RetryOptions) {
     this.#task = task
@@ -38,7 +40,8 @@ export class Retry {
 
   /** Runs the task after the first back-off delay (it has just failed elsewhere), unless a run is pending already. */
   later (): void {
-    if (this.#running || this.#timer !== undefined || this.#stopped) return
+    if (this.#timer !== undefined || this.#stopped) return
+    if (this.#running) { this.#again = true; return }
     this.#schedule(this.#opts.baseMs)
   }
 
@@ -71,6 +74,8 @@ export class Retry {
       if (!this.#stopped) this.#schedule(Math.min(this.#opts.baseMs * 2 ** (this.#failures - 1), this.#opts.maxMs))
     } finally {
       this.#running = false
+      if (this.#again && this.#timer === undefined && !this.#stopped) this.#schedule(this.#opts.baseMs)
+      this.#again = false
     }
   }
 }
