@@ -29,8 +29,6 @@ export async function mkdirDurable (dir: string): Promise<void> {
   for (let d = target; d !== dirname(first) && d !== dirname(d); d = dirname(d)) await syncDir(dirname(d))
 }
 
-const TEMP_SUFFIX = /^\.\d+\.[0-9a-f]{12}\.tmp$/
-
 /**
  * Replaces `path` with `data` so a crash at any moment leaves either the old or the new file,
  * never a mix: write a temp file in the same directory, fsync it, rename over, fsync the directory.
@@ -65,6 +63,9 @@ export async function writeFileAtomic (path: string, data: string | Iterable<str
   }
   await syncDir(dir)
 }
+
+/** What writeFileAtomic puts after `.<name>`: `.<pid>.<12 hex>.tmp`. */
+const TEMP_SUFFIX = /^\.\d+\.[0-9a-f]{12}\.tmp$/
 
 /**
  * Removes the temp files that writeFileAtomic(`path`) left when a crash cut it short, and returns their total
