@@ -67,7 +67,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       lockout: { perSource: config.AUTH_LOCKOUT_AFTER, perClient: config.AUTH_LOCKOUT_CLIENT_AFTER, baseMs: config.AUTH_LOCKOUT_BASE_S * 1000, maxMs: config.AUTH_LOCKOUT_MAX_S * 1000 }
     }
   })
-  await app.register(featureStore, { dir: join(config.DATA_DIR, 'features'), seedFile: config.SEED_FILE })
+  await app.register(featureStore, { dir: join(config.DATA_DIR, 'features'), seedFile: config.SEED_FILE, compactBytes: config.FEATURE_JOURNAL_MAX_MB * 2 ** 20 })
   await app.register(featureApi, {
     prefix: '/features', rules: verificationRules(config), base: `${config.ISSUER}/features`,
     corsOrigins: config.CORS_ORIGINS === '' ? [] : config.CORS_ORIGINS.split(',').map(o => o.trim())

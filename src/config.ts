@@ -11,6 +11,7 @@ export const ConfigSchema = Type.Object({
   KEYS_DIR: Type.String({ default: 'keys', minLength: 1, description: 'directory holding keyring.json' }),
   DATA_DIR: Type.String({ default: 'data', minLength: 1, description: 'directory holding clients.json and feature data' }),
   SEED_FILE: Type.String({ default: 'data/seed.geojson', description: 'GeoJSON loaded into an empty feature store on first start ("" for none)' }),
+  FEATURE_JOURNAL_MAX_MB: Type.Integer({ minimum: 1, maximum: 65536, default: 16, description: 'feature journal size (MiB) that starts a background compaction into a new snapshot (also every 10,000 writes); a start replays at most about this much journal' }),
   KEY_SIZE: Type.Enum([2048, 3072, 4096], { default: 2048, description: 'RSA modulus bits for new keys' }),
   ACCESS_TOKEN_TTL_S: Type.Integer({ minimum: 60, maximum: 86400, default: 900, description: 'access token lifetime (s)' }),
   CLOCK_TOLERANCE_S: Type.Integer({ minimum: 0, maximum: 300, default: 30, description: 'allowed clock skew on exp/nbf/iat (s)' }),

@@ -15,6 +15,8 @@ export const TrustedIssuersInvalid = createError('APP_TRUSTED_ISSUERS_INVALID', 
 
 export const FeatureStoreCorrupt = createError('APP_FEATURES_CORRUPT', 'feature store %s is damaged: %s', 500)
 export const SeedInvalid = createError('APP_FEATURES_SEED_INVALID', 'seed file %s is invalid: %s', 500)
+/** A feature write the store refused: its append failed (and was cut back), or the journal is fenced. Retryable. */
+export const FeatureStoreUnavailable = createError('APP_FEATURES_UNAVAILABLE', 'the feature store cannot accept writes: %s', 503)
 
 /**
  * An RFC 9457 problem for the feature API. `param` names the offending query parameter or body member.
@@ -23,13 +25,16 @@ export class Problem extends Error {
   readonly status: number
   readonly title: string
   readonly param: string | undefined
+  /** Seconds a client should wait before retrying (the Retry-After of a 503). */
+  readonly retryAfterS: number | undefined
 
-  constructor (status: number, title: string, detail: string, param?: string) {
+  constructor (status: number, title: string, detail: string, param?: string, retryAfterS?: number) {
     super(detail)
     this.name = 'Problem'
     this.status = status
     this.title = title
     this.param = param
+    this.retryAfterS = retryAfterS
   }
 }
 

@@ -53,6 +53,11 @@ async function main (): Promise<void> {
   }
 }
 
+// A file-size limit must fail a write with EFBIG, which the feature store answers with 503 and cuts back, not kill
+// the process. Node ignores SIGXFSZ, but a preloaded module can re-raise it (signal-exit, which tap preloads into
+// child processes, does so when it is the only listener); a listener of our own keeps it ignored.
+process.on('SIGXFSZ', () => {})
+
 main().catch((err: unknown) => {
   const e = err as { code?: string, message?: string }
   process.stderr.write(`geotoken: failed to start: ${e.code !== undefined ? `${e.code} ` : ''}${e.message ?? String(err)}\n`)

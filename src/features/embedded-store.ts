@@ -1,22 +1,49 @@
 // Owns the embedded FeatureStore: the in-memory index made durable by the journal, seeded on first start.
 import { randomUUID } from 'node:crypto'
-import { mkdir, readFile } from 'node:fs/promises'
-import { notFound, preconditionFailed, SeedInvalid } from '../errors.js'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { FeatureStoreUnavailable, notFound, preconditionFailed, SeedInvalid } from '../errors.js'
+import { mkdirDurable, removeStaleTemps } from '../atomic-file.js'
 import { ifMatchAllows } from '../etag.js'
 import type { Log } from '../keys/store.js'
 import { validateFeature, type Feature } from './geojson.js'
-import { Journal, readJournal, readSnapshot, type JournalOp } from './journal.js'
-import { FeatureIndex, type CollectionDef, type Extent, type FeatureStore, type ItemsQuery, type Page, type StoredFeature } from './store.js'
+import { Journal, replayJournal, type JournalOp } from './journal.js'
+import { readSnapshot, SNAPSHOT_FILE } from './snapshot.js'
+import { Retry } from './retry.js'
+import { FeatureIndex, type CollectionDef, type Extent, type FeatureStore, type ItemsQuery, type Page, type StoreStatus, type StoredFeature } from './store.js'
+
+/** What the store tells its host about, for metrics. */
+export interface StoreEvents {
+  /** A write answered 503: its append `failed` (and was cut back), or the journal is `fenced`. */
+  writeRefused?: (reason: 'failed' | 'fenced') => void
+  compactionFailed?: () => void
+  /** The journal started (true) or stopped (false) refusing every write. */
+  fenced?: (on: boolean) => void
+}
 
 export interface EmbeddedStoreOptions {
   /** Directory of snapshot.jsonl and journal.log. */
   dir: string
   /** GeoJSON FeatureCollection with a `collections` member, loaded when the store is empty. */
   seedFile?: string
-  /** Journal length that triggers a compaction into a new snapshot. */
+  /** Journal length (operations) that triggers a compaction into a new snapshot. */
   compactEvery?: number
+  /** Journal size (bytes) that triggers a compaction: a start replays at most about this much. */
+  compactBytes?: number
+  /** First delay of the background retries (compaction, cutting back a failed append); it doubles up to a minute. */
+  retryBaseMs?: number
   log: Log
+  events?: StoreEvents
 }
+
+/**
+ * FEATURE_JOURNAL_MAX_MB's default. A start replays the journal at roughly 20–50 MB/s (JSON parse and serialize;
+ * 81 MB of 1 MB features took 1.5–4 s on a shared core), so this keeps that under a second, like the op count does
+ * for small features (10,000 of them are a few MB).
+ */
+export const DEFAULT_COMPACT_BYTES = 16 * 2 ** 20
+/** Consecutive failed compactions after which /ready reports the store: one can be a passing hiccup. */
+const COMPACTION_FAILURES_NOT_READY = 3
 
 /** Reads a seed FeatureCollection; every feature must be valid and carry an `org` member. */
 export async function readSeed (path: string): Promise<{ collections: CollectionDef[], entries: Array<{ org: string, collection: string, feature: Feature }> }> {
@@ -41,31 +68,59 @@ export class EmbeddedFeatureStore implements FeatureStore {
   readonly #index: FeatureIndex
   readonly #journal: Journal
   readonly #compactEvery: number
+  readonly #compactBytes: number
+  readonly #log: Log
+  readonly #events: StoreEvents
+  /** Compaction after a write: in the background, retried with back-off until it succeeds. */
+  readonly #compaction: Retry
+  /** While the journal is fenced: cut it back again, with back-off, until writes can be accepted. */
+  readonly #unfence: Retry
+  /** The last write failure logged: a full disk fails every write, but is logged once. */
+  #writeFailure: string | undefined
   #queue: Promise<unknown> = Promise.resolve()
 
-  private constructor (index: FeatureIndex, journal: Journal, compactEvery: number) {
+  private constructor (index: FeatureIndex, journal: Journal, opts: EmbeddedStoreOptions) {
     this.#index = index
     this.#journal = journal
-    this.#compactEvery = compactEvery
+    this.#compactEvery = opts.compactEvery ?? 10_000
+    this.#compactBytes = opts.compactBytes ?? DEFAULT_COMPACT_BYTES
+    this.#log = opts.log
+    this.#events = opts.events ?? {}
+    const backoff = { baseMs: opts.retryBaseMs ?? 1000, maxMs: 60_000 }
+    this.#compaction = new Retry(async () => { await this.#exclusive(async () => { await this.#compact() }) }, {
+      ...backoff,
+      onFailure: (err, failures, repeated) => {
+        this.#events.compactionFailed?.()
+        if (!repeated) this.#log.error({ event: 'features.compaction_failed', err, failures }, 'feature store compaction failed; every write is safe in the journal; retrying in the background')
+      },
+      onRecovery: failures => { this.#log.info({ event: 'features.compaction_recovered', failures }, 'feature store compaction succeeded again') }
+    })
+    this.#unfence = new Retry(async () => { await this.#exclusive(async () => { await this.#cutBack() }) }, {
+      ...backoff,
+      onFailure: (err, failures, repeated) => {
+        if (!repeated) this.#log.error({ event: 'features.cut_back_failed', err, failures }, 'the journal still cannot be cut back to its last whole write; feature writes stay refused')
+      }
+    })
   }
 
   static async open (opts: EmbeddedStoreOptions): Promise<EmbeddedFeatureStore> {
-    await mkdir(opts.dir, { recursive: true, mode: 0o700 })
+    await mkdirDurable(opts.dir)
+    // Temp snapshots of compactions a crash interrupted: each can be as big as the store.
+    const stale = await removeStaleTemps(join(opts.dir, SNAPSHOT_FILE))
+    if (stale.files > 0) opts.log.info({ event: 'features.stale_temp_removed', ...stale }, 'removed temp snapshots left by an interrupted compaction')
     const snapshot = await readSnapshot(opts.dir)
-    const ops = await readJournal(opts.dir, msg => { opts.log.warn({ event: 'features.torn_write' }, msg) })
-    let index = snapshot?.index
+    let index = snapshot?.index ?? new FeatureIndex([])
+    const replayed = await replayJournal(opts.dir, op => { applyOp(index, op) }, msg => { opts.log.warn({ event: 'features.torn_write' }, msg) })
     let seeded: number | undefined
-    if (snapshot === null && ops.length === 0 && opts.seedFile !== undefined && opts.seedFile !== '') {
+    if (snapshot === null && replayed === 0 && opts.seedFile !== undefined && opts.seedFile !== '') {
       const seed = await readSeed(opts.seedFile)
       index = new FeatureIndex(seed.collections)
       for (const e of seed.entries) index.put(e.org, e.collection, String(e.feature.id), e.feature)
       seeded = seed.entries.length
     }
-    index ??= new FeatureIndex([])
-    for (const op of ops) applyOp(index, op)
     index.seal()
-    const journal = await Journal.open(opts.dir, ops.length)
-    const store = new EmbeddedFeatureStore(index, journal, opts.compactEvery ?? 10_000)
+    const journal = await Journal.open(opts.dir, replayed)
+    const store = new EmbeddedFeatureStore(index, journal, opts)
     if (seeded !== undefined) {
       await store.#compact()
       opts.log.info({ event: 'features.seeded', file: opts.seedFile, features: seeded }, 'feature store seeded')
@@ -74,6 +129,13 @@ export class EmbeddedFeatureStore implements FeatureStore {
       opts.log.info({ event: 'features.snapshot_upgraded', version: 2 }, 'feature snapshot rewritten in the current format')
     }
     return store
+  }
+
+  /** What /ready reports: writes refused (fenced), compaction failing again and again, or ok. */
+  status (): StoreStatus {
+    if (this.#journal.fenced) return 'write-fenced'
+    if (this.#compaction.failures >= COMPACTION_FAILURES_NOT_READY) return 'compaction-failing'
+    return 'ok'
   }
 
   collections (): readonly CollectionDef[] { return this.#index.defs }
@@ -103,7 +165,10 @@ export class EmbeddedFeatureStore implements FeatureStore {
     })
   }
 
+  /** Waits for the writes and the compaction already queued; cancels the retries still waiting. */
   async close (): Promise<void> {
+    this.#compaction.stop()
+    this.#unfence.stop()
     await this.#exclusive(async () => { await this.#journal.close() })
   }
 
@@ -116,10 +181,42 @@ export class EmbeddedFeatureStore implements FeatureStore {
 
   /** Durable first, visible second: readers never see a write that a crash could lose. */
   async #commit (op: JournalOp): Promise<StoredFeature | undefined> {
-    await this.#journal.append(op)
+    if (this.#journal.fenced) {
+      this.#events.writeRefused?.('fenced')
+      throw new FeatureStoreUnavailable('writes are refused until a failed write is cut back from the journal')
+    }
+    try {
+      await this.#journal.append(op)
+    } catch (err) {
+      this.#appendFailed(err)
+      throw err
+    }
+    this.#writeFailure = undefined
     const stored = applyOp(this.#index, op)
-    if (this.#journal.count >= this.#compactEvery) await this.#compact()
+    // Committed. Compacting is the store's own business from here on, never part of this write's answer.
+    if (this.#journal.count >= this.#compactEvery || this.#journal.size >= this.#compactBytes) this.#compaction.start()
     return stored
+  }
+
+  /** The fenced journal cut back at last (or compacted meanwhile, which drops the torn bytes too): writes resume. */
+  async #cutBack (): Promise<void> {
+    if (this.#journal.fenced) await this.#journal.cutBack()
+    this.#events.fenced?.(false)
+    this.#log.info({ event: 'features.write_unfenced' }, 'the journal was cut back to its last whole write; feature writes are accepted again')
+  }
+
+  #appendFailed (err: unknown): void {
+    this.#events.writeRefused?.('failed')
+    if (this.#journal.fenced) {
+      this.#events.fenced?.(true)
+      this.#log.error({ event: 'features.write_fenced', err }, 'a failed journal append could not be cut back; feature writes are refused until it is')
+      this.#unfence.later()
+      return
+    }
+    const key = (err as { cause?: { code?: string } }).cause?.code ?? 'unknown'
+    if (key === this.#writeFailure) return
+    this.#writeFailure = key
+    this.#log.error({ event: 'features.write_failed', err }, 'a feature write could not be made durable; it was cut back and answered 503')
   }
 
   async #compact (): Promise<void> {

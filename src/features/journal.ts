@@ -1,212 +1,51 @@
-// Owns the feature store's files: a checksummed append-only journal (fsync per write) and compacted snapshots.
-import { open, rename, stat, truncate, type FileHandle } from 'node:fs/promises'
-import { crc32 } from 'node:zlib'
+// Owns the journal file: the checksummed, append-only log of the writes since the last snapshot (fsync per write).
+import { open, rename, stat, truncate, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { FeatureStoreCorrupt } from '../errors.js'
-import { writeFileAtomic } from '../atomic-file.js'
+import { FeatureStoreCorrupt, FeatureStoreUnavailable } from '../errors.js'
+import { removeStaleTemps, syncDir, writeAll } from '../atomic-file.js'
 import type { Feature } from './geojson.js'
-import { FeatureIndex, type CollectionDef, type FeatureRecord, type StoredFeature } from './store.js'
+import { eachLine, exists, frame, framed } from './lines.js'
+import { writeSnapshot, type SnapshotEntry } from './snapshot.js'
+import type { CollectionDef } from './store.js'
 
 export type JournalOp =
   | { op: 'put', org: string, collection: string, id: string, feature: Feature }
   | { op: 'del', org: string, collection: string, id: string }
 
-export const SNAPSHOT_FILE = 'snapshot.jsonl'
 export const JOURNAL_FILE = 'journal.log'
-
-/** What a snapshot holds per feature: the index's own view of it (served JSON, box, time). */
-export interface SnapshotEntry { org: string, collection: string, feature: StoredFeature }
-
-export const frame = (json: string): string => `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`
-
-async function exists (path: string): Promise<boolean> {
-  return await stat(path).then(() => true, (err: NodeJS.ErrnoException) => { if (err.code === 'ENOENT') return false; throw err })
-}
+/** The empty journal a compaction renames over the old one. */
+const SWAP_FILE = `.${JOURNAL_FILE}.new`
 
 /**
- * Calls `fn` with each line of a file as a range of bytes, reading it in large chunks: a million lines cost
- * no million strings or stream events. A last line without its newline is passed too (the caller's checks catch it).
+ * Replays the journal into `apply` while reading it, so a start holds the live data and one operation, never
+ * the whole journal. A last line without its newline or checksum is a write that was never acknowledged (the
+ * process died mid-append) and is cut off; a bad line anywhere else is damage and stops start-up.
+ * Returns how many operations were applied.
  */
-async function eachLine (path: string, fn: (buf: Buffer, start: number, end: number, n: number) => void): Promise<void> {
-  const fh = await open(path, 'r')
-  try {
-    let buf = Buffer.allocUnsafe(1 << 22)
-    let filled = 0
-    let n = 0
-    for (;;) {
-      // A line longer than the buffer: grow it so the whole line fits.
-      if (filled === buf.length) buf = Buffer.concat([buf, Buffer.allocUnsafe(buf.length)])
-      const { bytesRead } = await fh.read(buf, filled, buf.length - filled, null)
-      if (bytesRead === 0) break
-      filled += bytesRead
-      const view = buf.subarray(0, filled)
-      let start = 0
-      for (let nl = view.indexOf(10, start); nl !== -1; nl = view.indexOf(10, start)) {
-        fn(view, start, nl, ++n)
-        start = nl + 1
-      }
-      buf.copyWithin(0, start, filled)
-      filled -= start
-    }
-    if (filled > 0) fn(buf.subarray(0, filled), 0, filled, ++n)
-  } finally {
-    await fh.close()
-  }
-}
-
-const HEX = Buffer.from('0123456789abcdef')
-/** Byte → hex digit value, or -1. */
-const DIGIT = new Int8Array(256).fill(-1)
-HEX.forEach((c, i) => { DIGIT[c] = i })
-
-/** Whether bytes [start, end) are a frame: 8 hex digits of the CRC-32 of what follows the space. */
-function framed (buf: Buffer, start: number, end: number): boolean {
-  if (end - start <= 9 || buf[start + 8] !== 32) return false
-  let crc = crc32(buf.subarray(start + 9, end))
-  for (let i = start + 7; i >= start; i--, crc >>>= 4) if (buf[i] !== HEX[crc & 15]) return false
-  return true
-}
-
-// Version 2 writes each number as the 16 hex digits of its IEEE 754 bits: exact, and read back with no decimal parsing.
-const bits = new DataView(new ArrayBuffer(8))
-const NUMBERS = 5 * 16
-
-function hexNumber (value: number): string {
-  bits.setFloat64(0, value)
-  return bits.getUint32(0).toString(16).padStart(8, '0') + bits.getUint32(4).toString(16).padStart(8, '0')
-}
-
-function readHexNumber (buf: Buffer, at: number): number {
-  for (let word = 0; word < 2; word++) {
-    let v = 0
-    for (let i = at + word * 8; i < at + word * 8 + 8; i++) {
-      const d = DIGIT[buf[i] as number] as number
-      if (d < 0) throw new Error('bad number')
-      v = v * 16 + d
-    }
-    bits.setUint32(word * 4, v)
-  }
-  return bits.getFloat64(0)
-}
-
-/** Positions of the six quotes of the keys, reused: a load allocates only what it keeps. */
-const q = new Int32Array(6)
-
-/** Whether bytes [start, end) are `text` (ASCII only; anything else is decoded, not compared). */
-function sameText (text: string, buf: Buffer, start: number, end: number): boolean {
-  if (text.length !== end - start || text === '') return false
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (c > 127 || c !== buf[start + i]) return false
-  }
-  return true
-}
-
-/**
- * Sets org, collection and id from the JSON array `["org","collection","id"]` in bytes [start, end). Without a
- * backslash each string is just the bytes between its quotes, so the common case needs no JSON.parse.
- */
-function readKeys (buf: Buffer, start: number, end: number, into: FeatureRecord): void {
-  let n = 0
-  for (let i = start; i < end; i++) {
-    const c = buf[i]
-    if (c === 92) { // a backslash: an escape, so let JSON decode it
-      [into.org, into.collection, into.id] = JSON.parse(buf.toString('utf8', start, end)) as [string, string, string]
-      return
-    }
-    if (c === 34) { if (n === 6) throw new Error('bad keys'); q[n++] = i }
-  }
-  if (n !== 6 || buf[end - 1] !== 93) throw new Error('bad keys')
-  // Lines come partition by partition: the org and collection of the last line are usually this line's too,
-  // and comparing bytes is cheaper than decoding two strings a million times.
-  if (!sameText(into.org, buf, (q[0] as number) + 1, q[1] as number)) into.org = buf.toString('utf8', (q[0] as number) + 1, q[1])
-  if (!sameText(into.collection, buf, (q[2] as number) + 1, q[3] as number)) into.collection = buf.toString('utf8', (q[2] as number) + 1, q[3])
-  into.id = buf.toString('utf8', (q[4] as number) + 1, q[5])
-}
-
-/**
- * Reads the snapshot: every line checksummed, and a final count line proves it is complete.
- * A version 2 feature line is `<time><minX><minY><maxX><maxY>["org","collection","id"]<TAB><served JSON>`
- * (numbers as hex, NaN for none): the feature is kept as the very string it is served as, so a load parses
- * no GeoJSON. Version 1 lines (`{o, c, f}`, the input feature) are still read; the caller rewrites them as version 2.
- */
-export async function readSnapshot (dir: string): Promise<{ version: number, index: FeatureIndex } | null> {
-  const path = join(dir, SNAPSHOT_FILE)
-  if (!await exists(path)) return null
-  let version: number | undefined
-  let index: FeatureIndex | undefined
-  let count = 0
-  let end: number | undefined
-  const record: FeatureRecord = { org: '', collection: '', id: '', json: '', time: NaN, minX: NaN, minY: NaN, maxX: NaN, maxY: NaN }
-  function line (buf: Buffer, start: number, stop: number): void {
-    const keys = start + 9 + NUMBERS
-    const tab = version === 2 && keys < stop && buf[keys] === 91 ? buf.indexOf(9, keys) : -1 // 91: the "[" of the keys
-    if (index !== undefined && tab !== -1 && tab < stop) {
-      readKeys(buf, keys, tab, record)
-      record.json = buf.toString('utf8', tab + 1, stop)
-      record.time = readHexNumber(buf, start + 9)
-      record.minX = readHexNumber(buf, start + 25)
-      record.minY = readHexNumber(buf, start + 41)
-      record.maxX = readHexNumber(buf, start + 57)
-      record.maxY = readHexNumber(buf, start + 73)
-      index.restore(record)
-      count++
-      return
-    }
-    const value = JSON.parse(buf.toString('utf8', start + 9, stop)) as Record<string, unknown>
-    if (index === undefined) {
-      if ((value.version !== 1 && value.version !== 2) || !Array.isArray(value.collections)) throw new FeatureStoreCorrupt(path, 'bad header')
-      version = value.version
-      index = new FeatureIndex(value.collections as CollectionDef[])
-    } else if (typeof value.end === 'number') {
-      end = value.end
-    } else {
-      const feature = value.f as Feature
-      index.put(value.o as string, value.c as string, String(feature.id), feature)
-      count++
-    }
-  }
-  await eachLine(path, (buf, start, stop, n) => {
-    if (!framed(buf, start, stop) || end !== undefined) throw new FeatureStoreCorrupt(path, `line ${n} fails its checksum`)
-    // A checksummed line that does not parse or fits no collection is a writer's bug, but still no state to serve.
-    try { line(buf, start, stop) } catch (err) {
-      throw err instanceof FeatureStoreCorrupt ? err : new FeatureStoreCorrupt(path, `line ${n}: ${(err as Error).message}`)
-    }
-  })
-  if (index === undefined || version === undefined || end !== count) throw new FeatureStoreCorrupt(path, 'snapshot is incomplete')
-  return { version, index }
-}
-
-export async function writeSnapshot (dir: string, collections: readonly CollectionDef[], entries: Iterable<SnapshotEntry>): Promise<void> {
-  function * content (): Generator<string> {
-    yield frame(JSON.stringify({ version: 2, collections }))
-    let count = 0
-    for (const { org, collection, feature: f } of entries) {
-      count++
-      const numbers = [f.time ?? NaN, ...f.hasGeometry ? [f.minX, f.minY, f.maxX, f.maxY] : [NaN, NaN, NaN, NaN]].map(hexNumber).join('')
-      // JSON never holds a raw tab, so the first tab ends the keys.
-      yield frame(`${numbers}${JSON.stringify([org, collection, f.id])}\t${f.json}`)
-    }
-    yield frame(JSON.stringify({ end: count }))
-  }
-  await writeFileAtomic(join(dir, SNAPSHOT_FILE), content(), 0o600)
-}
-
-/**
- * Replays the journal. A last line without its newline or checksum is a write that was never acknowledged
- * (the process died mid-append) and is cut off; a bad line anywhere else is damage and stops start-up.
- */
-export async function readJournal (dir: string, warn: (msg: string) => void): Promise<JournalOp[]> {
+export async function replayJournal (dir: string, apply: (op: JournalOp) => void, warn: (msg: string) => void): Promise<number> {
   const path = join(dir, JOURNAL_FILE)
-  if (!await exists(path)) return []
-  const ops: JournalOp[] = []
+  if (!await exists(path)) return 0
+  let count = 0
   let validBytes = 0
   let lastBytes = 0
   let pendingBad: number | undefined
+  // The last good frame is applied only once something follows it: if the file ends right after it without its
+  // newline, that frame's append was never acknowledged (see below).
+  let pending: { op: JournalOp, n: number } | undefined
+  const applyPending = (): void => {
+    if (pending === undefined) return
+    try { apply(pending.op) } catch (err) { throw new FeatureStoreCorrupt(path, `line ${pending.n}: ${(err as Error).message}`) }
+    count++
+    pending = undefined
+  }
   await eachLine(path, (buf, start, stop, n) => {
     if (pendingBad !== undefined) throw new FeatureStoreCorrupt(path, `line ${pendingBad} fails its checksum`)
     if (!framed(buf, start, stop)) { pendingBad = n; return }
-    ops.push(JSON.parse(buf.toString('utf8', start + 9, stop)) as JournalOp)
+    applyPending()
+    // A checksummed line that does not parse is a writer's bug, but still no state to serve.
+    try { pending = { op: JSON.parse(buf.toString('utf8', start + 9, stop)) as JournalOp, n } } catch (err) {
+      throw new FeatureStoreCorrupt(path, `line ${n}: ${(err as Error).message}`)
+    }
     lastBytes = stop - start + 1
     validBytes += lastBytes
   })
@@ -214,50 +53,113 @@ export async function readJournal (dir: string, warn: (msg: string) => void): Pr
   if (validBytes > size) {
     // The last frame checks out but its newline never reached the disk, so its append was never acknowledged;
     // keeping it would glue the next append onto the same line.
-    ops.pop()
+    pending = undefined
     validBytes -= lastBytes
   }
+  applyPending()
   if (validBytes < size) {
     warn(`journal ${path}: dropped an unacknowledged torn write at its end (${size - validBytes} bytes)`)
     await truncate(path, validBytes)
   }
-  return ops
+  return count
 }
 
-/** The open journal: each append is on disk (fsync) before it resolves. */
+/**
+ * The open journal. An append resolves only once its whole frame is on disk (fsync). One that fails is cut back
+ * to the last whole frame before anything else may be appended, so no later frame can land after torn bytes;
+ * when even that fails the journal is fenced: it refuses every append until cutBack() succeeds.
+ */
 export class Journal {
   #fh: FileHandle
   #count: number
+  /** Bytes of whole, durable frames: where the next frame starts. */
+  #size: number
+  /** Bytes past #size may be on disk (a failed append that could not be cut back). */
+  #fenced = false
+  /** Whether the file's directory entry is durable: a new file's is not until its directory is fsynced. */
+  #linked: boolean
   readonly #dir: string
 
-  private constructor (dir: string, fh: FileHandle, count: number) {
+  private constructor (dir: string, fh: FileHandle, count: number, size: number, linked: boolean) {
     this.#dir = dir
     this.#fh = fh
     this.#count = count
+    this.#size = size
+    this.#linked = linked
   }
 
+  /** Opens the journal after replayJournal() has cut off any torn end; `count` is the number of operations in it. */
   static async open (dir: string, count: number): Promise<Journal> {
-    return new Journal(dir, await open(join(dir, JOURNAL_FILE), 'a', 0o600), count)
+    // An interrupted compaction's empty journal (earlier versions wrote it through writeFileAtomic: its temps too).
+    await unlink(join(dir, SWAP_FILE)).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err })
+    await removeStaleTemps(join(dir, SWAP_FILE))
+    const path = join(dir, JOURNAL_FILE)
+    const linked = await exists(path)
+    const fh = await open(path, 'a', 0o600)
+    return new Journal(dir, fh, count, (await fh.stat()).size, linked)
   }
 
   /** Operations since the last snapshot. */
   get count (): number { return this.#count }
+  /** Bytes since the last snapshot. */
+  get size (): number { return this.#size }
+  /** Whether appends are refused because a failed one could not be cut back. */
+  get fenced (): boolean { return this.#fenced }
 
   async append (op: JournalOp): Promise<void> {
-    await this.#fh.write(frame(JSON.stringify(op)))
-    await this.#fh.datasync()
+    if (this.#fenced) throw new FeatureStoreUnavailable('an earlier failed write could not be cut back from the journal')
+    const bytes = Buffer.from(frame(JSON.stringify(op)))
+    try {
+      // A new journal's name must be durable before a write in it is acknowledged.
+      if (!this.#linked) { await syncDir(this.#dir); this.#linked = true }
+      // At the end of the last whole frame, explicitly: a cut back does not move a file's write position.
+      await writeAll(this.#fh, bytes, this.#size)
+      await this.#fh.datasync()
+    } catch (err) {
+      await this.cutBack().catch(() => {}) // on failure the journal is now fenced; the store retries and logs it
+      throw new FeatureStoreUnavailable('the write could not be made durable and was not applied', { cause: err })
+    }
+    this.#size += bytes.length
     this.#count++
   }
 
-  /** Snapshot first, then an empty journal: a crash between the two replays ops already in the snapshot, which is harmless. */
+  /** Cuts the file back to its last whole frame, durably; while that fails, the journal stays fenced. */
+  async cutBack (): Promise<void> {
+    try {
+      await this.#fh.truncate(this.#size)
+      await this.#fh.datasync()
+      this.#fenced = false
+    } catch (err) {
+      this.#fenced = true
+      throw err
+    }
+  }
+
+  /**
+   * Snapshot first, then an empty journal renamed over this one: a crash between the two replays ops already in
+   * the snapshot, which is harmless. The rename's directory entry is made durable by the next append, before it
+   * is acknowledged; until then a power loss brings back the old journal, whose ops the snapshot already holds.
+   * A fenced journal may be compacted: its torn bytes go with the old file.
+   */
   async compact (collections: readonly CollectionDef[], entries: Iterable<SnapshotEntry>): Promise<void> {
     await writeSnapshot(this.#dir, collections, entries)
-    const fresh = join(this.#dir, `.${JOURNAL_FILE}.new`)
-    await writeFileAtomic(fresh, '', 0o600)
-    await rename(fresh, join(this.#dir, JOURNAL_FILE))
-    await this.#fh.close()
-    this.#fh = await open(join(this.#dir, JOURNAL_FILE), 'a', 0o600)
+    const swap = join(this.#dir, SWAP_FILE)
+    const fresh = await open(swap, 'w', 0o600)
+    try {
+      await fresh.sync()
+      await rename(swap, join(this.#dir, JOURNAL_FILE))
+    } catch (err) {
+      await fresh.close()
+      await unlink(swap).catch(() => {})
+      throw err
+    }
+    const old = this.#fh
+    this.#fh = fresh
     this.#count = 0
+    this.#size = 0
+    this.#fenced = false
+    this.#linked = false
+    await old.close()
   }
 
   async close (): Promise<void> { await this.#fh.close() }

@@ -17,10 +17,19 @@ declare module 'fastify' {
 
 /** Opens the store at start-up (a damaged file stops it) and flushes it on close. */
 export const featureStore = fp(async function featureStorePlugin (app, opts: Omit<EmbeddedStoreOptions, 'log'>) {
-  const store = await EmbeddedFeatureStore.open({ ...opts, log: app.log })
+  const { metrics } = app
+  const store = await EmbeddedFeatureStore.open({
+    ...opts,
+    log: app.log,
+    events: {
+      writeRefused: reason => { metrics.featureWritesRefused.inc({ reason }) },
+      compactionFailed: () => { metrics.featureCompactionFailures.inc() },
+      fenced: on => { metrics.featureStoreFenced.set(on ? 1 : 0) }
+    }
+  })
   app.decorate('features', store)
   app.addHook('onClose', async () => { await store.close() })
-}, { name: 'geotoken-feature-store', fastify: '5.x' })
+}, { name: 'geotoken-feature-store', fastify: '5.x', dependencies: ['geotoken-metrics'] })
 
 export interface FeatureApiOptions {
   rules: VerificationRules

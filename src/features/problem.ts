@@ -3,11 +3,19 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { Problem } from '../errors.js'
 import { GeoJsonInvalid } from './geojson.js'
 
+/**
+ * Retry-After of a write the store refused. A failed write is cut back at once and the store retries a fenced
+ * journal within seconds; a client that retries sooner only gets another 503, which costs no disk.
+ */
+const STORE_RETRY_AFTER_S = 5
+
 /** Maps framework and domain errors to problems; anything unexpected is a generic 500 with details in the log only. */
 export function toProblem (err: FastifyError | Problem | GeoJsonInvalid): Problem {
   if (err instanceof Problem) return err
   if (err instanceof GeoJsonInvalid) return new Problem(400, 'Invalid GeoJSON', err.message, err.path)
   switch (err.code) {
+    case 'APP_FEATURES_UNAVAILABLE':
+      return new Problem(503, 'Service Unavailable', 'the feature store cannot accept writes right now; this write was not applied; retry later', undefined, STORE_RETRY_AFTER_S)
     case 'FST_ERR_VALIDATION': {
       const v = err.validation?.[0]
       const param = v?.instancePath.replace(/^\//, '') || (v?.params as { missingProperty?: string } | undefined)?.missingProperty || err.validationContext
@@ -29,6 +37,7 @@ export function toProblem (err: FastifyError | Problem | GeoJsonInvalid): Proble
 }
 
 export function sendProblem (reply: FastifyReply, problem: Problem): FastifyReply {
+  if (problem.retryAfterS !== undefined) reply.header('retry-after', String(problem.retryAfterS))
   return reply.code(problem.status).type('application/problem+json').send({
     type: 'about:blank',
     title: problem.title,
@@ -40,6 +49,7 @@ export function sendProblem (reply: FastifyReply, problem: Problem): FastifyRepl
 
 export function problemHandler (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const problem = toProblem(error)
-  if (problem.status >= 500) request.log.error({ err: error }, 'feature API failed')
+  // A refused write is logged by the store, once per distinct failure: a full disk must not log every request.
+  if (problem.status >= 500 && error.code !== 'APP_FEATURES_UNAVAILABLE') request.log.error({ err: error }, 'feature API failed')
   return sendProblem(reply, problem)
 }

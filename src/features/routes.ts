@@ -30,6 +30,8 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
   const read = { preHandler: app.requireScope('features:read') }
   const write = { preHandler: app.requireScope('features:write') }
   const errors = { '4xx': S.Problem }
+  // A write the store cannot make durable is refused with Retry-After (src/features/problem.ts).
+  const writeErrors = { ...errors, 503: S.Problem }
 
   const def = (id: string): CollectionDef => {
     const found = store.collection(id)
@@ -122,7 +124,7 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
   })
 
   app.post<{ Params: Params, Body: unknown }>('/collections/:collectionId/items', {
-    ...write, schema: { consumes: BODY_TYPES, params: S.CollectionParams, body: S.FeatureBody, response: { 201: S.GeoJsonFeature, ...errors } }
+    ...write, schema: { consumes: BODY_TYPES, params: S.CollectionParams, body: S.FeatureBody, response: { 201: S.GeoJsonFeature, ...writeErrors } }
   }, async (request, reply) => {
     requireType(request, BODY_TYPES)
     const d = def(request.params.collectionId)
@@ -132,7 +134,7 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
   })
 
   app.put<{ Params: ItemParams, Body: unknown }>('/collections/:collectionId/items/:featureId', {
-    ...write, schema: { consumes: BODY_TYPES, params: S.FeatureParams, body: S.FeatureBody, response: { 200: S.GeoJsonFeature, ...errors } }
+    ...write, schema: { consumes: BODY_TYPES, params: S.FeatureParams, body: S.FeatureBody, response: { 200: S.GeoJsonFeature, ...writeErrors } }
   }, async (request, reply) => {
     requireType(request, BODY_TYPES)
     const { collectionId, featureId } = request.params
@@ -142,7 +144,7 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
   })
 
   app.patch<{ Params: ItemParams, Body: unknown }>('/collections/:collectionId/items/:featureId', {
-    ...write, schema: { consumes: PATCH_TYPES, params: S.FeatureParams, body: S.FeatureBody, response: { 200: S.GeoJsonFeature, ...errors } }
+    ...write, schema: { consumes: PATCH_TYPES, params: S.FeatureParams, body: S.FeatureBody, response: { 200: S.GeoJsonFeature, ...writeErrors } }
   }, async (request, reply) => {
     requireType(request, PATCH_TYPES)
     const { collectionId, featureId } = request.params
@@ -166,7 +168,7 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
   })
 
   app.delete<{ Params: ItemParams }>('/collections/:collectionId/items/:featureId', {
-    ...write, schema: { params: S.FeatureParams, response: { 204: { type: 'null' }, ...errors } }
+    ...write, schema: { params: S.FeatureParams, response: { 204: { type: 'null' }, ...writeErrors } }
   }, async (request, reply) => {
     const { collectionId, featureId } = request.params
     await store.delete(request.user.org, def(collectionId).id, featureId, ifMatch(request))

@@ -64,6 +64,9 @@ export interface Page { items: StoredFeature[], numberMatched: number }
 
 export interface Extent { bbox: Bbox | null, interval: [string | null, string | null] }
 
+/** Whether the store can take writes: `write-fenced` refuses every write; `compaction-failing` still takes them. */
+export type StoreStatus = 'ok' | 'write-fenced' | 'compaction-failing'
+
 /** The seam a shared database (PostGIS) can fill later: every method takes the org first. */
 export interface FeatureStore {
   collections (): readonly CollectionDef[]
@@ -75,6 +78,8 @@ export interface FeatureStore {
   create (org: string, collection: string, feature: Feature): Promise<StoredFeature>
   replace (org: string, collection: string, id: string, feature: Feature, ifMatch?: string): Promise<StoredFeature>
   delete (org: string, collection: string, id: string, ifMatch?: string): Promise<void>
+  /** What /ready reports about the store. */
+  status (): StoreStatus
   close (): Promise<void>
 }
 

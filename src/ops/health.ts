@@ -14,12 +14,16 @@ const Problem = {
 
 const SHUTTING_DOWN = 'the server is shutting down; retry on another instance'
 
-type Checks = Record<'keys' | 'clients' | 'features', 'ok' | 'not loaded'>
+type Checks = Record<'keys' | 'clients' | 'features', string>
 
-/** What /ready checks: the key ring, the client registry and the feature store are open. */
+/** What /ready checks: the key ring, the client registry and the feature store are open, and the store takes writes. */
 function readiness (app: FastifyInstance): Checks {
   const loaded = (name: 'keys' | 'clients' | 'features'): 'ok' | 'not loaded' => app.hasDecorator(name) && app[name] !== undefined ? 'ok' : 'not loaded'
-  return { keys: loaded('keys') === 'ok' && app.keys.view.signing !== undefined ? 'ok' : 'not loaded', clients: loaded('clients'), features: loaded('features') }
+  return {
+    keys: loaded('keys') === 'ok' && app.keys.view.signing !== undefined ? 'ok' : 'not loaded',
+    clients: loaded('clients'),
+    features: loaded('features') === 'ok' ? app.features.status() : 'not loaded'
+  }
 }
 
 /** Registered at the root (through the ops plugin) before every other route, so its onRequest hook sees them all. */
@@ -54,7 +58,7 @@ export function addHealth (app: FastifyInstance, opts: HealthOptions): void {
 
   app.get('/ready', {
     schema: {
-      summary: 'readiness: keys loaded, client registry and feature store open, not shutting down or overloaded',
+      summary: 'readiness: keys loaded, client registry and feature store open, the store taking writes and compacting, not shutting down or overloaded',
       response: {
         200: { type: 'object', properties: { status: { type: 'string', enum: ['ready'] }, checks: { type: 'object', additionalProperties: { type: 'string' } } }, required: ['status', 'checks'] },
         503: { description: 'not ready (RFC 9457 problem)', ...Problem }

@@ -14,6 +14,11 @@ export interface Metrics {
   /** Answered (2xx/304) feature reads and writes: the collection exists, so the label set stays small. */
   readonly featureQueries: Counter<'collection'>
   readonly featureWrites: Counter<'collection' | 'operation'>
+  /** Feature writes answered 503: the append `failed` (and was cut back), or the store was `fenced`. */
+  readonly featureWritesRefused: Counter<'reason'>
+  readonly featureCompactionFailures: Counter
+  /** 1 while the feature store refuses every write (a failed append it could not cut back). */
+  readonly featureStoreFenced: Gauge
 }
 
 const WRITE_OPERATIONS: Readonly<Record<string, string>> = { POST: 'create', PUT: 'replace', PATCH: 'update', DELETE: 'delete' }
@@ -71,7 +76,10 @@ export function createMetrics (ring: () => KeyRing | undefined, clock: () => num
     tokenRequestsLimited: new Counter({ name: 'geotoken_token_requests_limited_total', help: 'Token endpoint requests refused with 429, by limit (ip, client, introspect, lockout)', labelNames: ['limit'] as const, registers }),
     clientLockouts: new Counter({ name: 'geotoken_client_lockouts_total', help: 'Lockouts started by repeated failed authentication (a source for a client id, or new sources of a client id)', registers }),
     featureQueries: new Counter({ name: 'geotoken_feature_queries_total', help: 'Answered feature reads (items, item) by collection', labelNames: ['collection'] as const, registers }),
-    featureWrites: new Counter({ name: 'geotoken_feature_writes_total', help: 'Answered feature writes by collection and operation', labelNames: ['collection', 'operation'] as const, registers })
+    featureWrites: new Counter({ name: 'geotoken_feature_writes_total', help: 'Answered feature writes by collection and operation', labelNames: ['collection', 'operation'] as const, registers }),
+    featureWritesRefused: new Counter({ name: 'geotoken_feature_writes_refused_total', help: 'Feature writes answered 503 by the store: failed (cut back) or fenced (writes refused)', labelNames: ['reason'] as const, registers }),
+    featureCompactionFailures: new Counter({ name: 'geotoken_feature_compaction_failures_total', help: 'Failed background compactions of the feature store (each retried with back-off)', registers }),
+    featureStoreFenced: new Gauge({ name: 'geotoken_feature_store_write_fenced', help: '1 while the feature store refuses every write, until a failed append is cut back', registers })
   }
 }
 
