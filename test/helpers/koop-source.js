@@ -7,7 +7,8 @@ import { isMainThread } from 'node:worker_threads'
 const source = new URL('../../src/koop/plugin.ts', import.meta.url).href
 
 export async function resolve (specifier, context, next) {
-  if (specifier === 'geotoken/koop') return { url: source, shortCircuit: true }
+  // Through the next hook, so whichever TypeScript loader runs (tap's, tsx) sees a .ts URL it knows.
+  if (specifier === 'geotoken/koop') return await next(source, context)
   return await next(specifier, context)
 }
 
