@@ -3,17 +3,19 @@
 // the same provider and Koop's cache warm; autocannon loads the same FeatureServer query on each in turn
 // (interleaved rounds, median), every answer checked byte for byte, as an ArcGIS client sends it: ?token=….
 // Besides req/s it reads the Koop process's CPU time from /proc around each run (as bench/cpu-per-request.ts
-// does): CPU per answered request barely moves when neighbours load the machine, req/s does.
-// Options (environment): BENCH_DURATION_S=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=16 BENCH_LOG=/dev/null
+// does): CPU per answered request barely moves when neighbours load the machine, req/s does. Last, the plugin's
+// authorize() alone, called in this process on the same token: its own cost, without Koop or HTTP around it.
+// Options (environment): BENCH_DURATION_S=5 BENCH_ROUNDS=5 BENCH_CONNECTIONS=16 BENCH_LOG=/dev/null
 import autocannon from 'autocannon'
 import type { ChildProcess } from 'node:child_process'
 import { readFileSync, rmSync } from 'node:fs'
 import { availableParallelism, cpus } from 'node:os'
+import { koopAuth } from '../src/koop/plugin.js'
 import type { Ready } from './cases/ready.js'
 import { startCase } from './hot-paths.js'
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5)
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16)
 const LOG_FILE = process.env.BENCH_LOG ?? '/dev/null'
 const QUERY = '/orgs/rest/services/sites/FeatureServer/0/query?where=1%3D1&outFields=*&f=json'
@@ -73,7 +75,11 @@ console.log(`${ROUNDS} interleaved rounds of ${DURATION_S} s per case, ${CONNECT
 for (const c of cases) await measure(c, 1) // warm-up: JIT, Koop's cache, the plugin's key set
 const runs = new Map<string, Measurement[]>(cases.map(c => [c.id, []]))
 for (let round = 0; round < ROUNDS; round++) {
-  for (const c of cases) runs.get(c.id)?.push(await measure(c, DURATION_S))
+  // Each round starts with the next case, so a drift of the machine's load favours none of them.
+  for (let i = 0; i < cases.length; i++) {
+    const c = cases[(round + i) % cases.length] as Case
+    runs.get(c.id)?.push(await measure(c, DURATION_S))
+  }
 }
 const rows = cases.map(c => {
   const m = runs.get(c.id) ?? []
@@ -87,6 +93,18 @@ for (const r of rows) {
   const added = r === base ? '' : `${(r.cpuUs - base.cpuUs).toFixed(0)} µs (${((r.cpuUs / base.cpuUs - 1) * 100).toFixed(0)} %)`
   console.log(`| ${r.c.label} | ${r.rps.toFixed(0)} | ${(r.rps / base.rps).toFixed(2)} | ${r.cpuUs.toFixed(0)} | ${added} | ${r.p50} | ${r.p99} | ${r.errors} |`)
 }
+
+/** Mean µs of one authorize() on a request as Express hands it to Koop, the token in its query. */
+async function authorizeUs (tokenCacheSize: number, calls: number): Promise<number> {
+  const { authorize } = koopAuth({ issuer: g.issuer, audience: g.audience, tokenCacheSize })
+  const request = (): Parameters<typeof authorize>[0] => ({ method: 'GET', url: `${QUERY}&token=${token}`, originalUrl: `${QUERY}&token=${token}`, headers: {}, query: { where: '1=1', outFields: '*', f: 'json', token }, body: {} })
+  for (let i = 0; i < Math.min(calls, 200); i++) await authorize(request())
+  const started = process.hrtime.bigint()
+  for (let i = 0; i < calls; i++) await authorize(request())
+  return Number(process.hrtime.bigint() - started) / 1000 / calls
+}
+console.log(`\nauthorize() alone, in-process: ${(await authorizeUs(10_000, 20_000)).toFixed(1)} µs per call with the verified-token cache (default), ` +
+  `${(await authorizeUs(0, 1_000)).toFixed(0)} µs with tokenCacheSize: 0`)
 const failed = rows.some(r => r.errors > 0)
 if (failed) console.error('\nsome answers were errors or not the expected features: the figures above do not count')
 process.exit(failed ? 1 : 0)
