@@ -1,6 +1,7 @@
 // Koop 10 auth plugin (`geotoken/koop`): geotoken access tokens guard Koop's Esri FeatureServer routes.
 import { createRequire } from 'node:module'
 import { VerifierOptionsInvalid } from '../errors.js'
+import type { AccessTokenClaims } from '../tokens/access-token.js'
 import { checkIssuerOptions, remoteIssuer, type IssuerOptions } from '../verifier/issuer.js'
 import { createTokenVerifier } from '../verifier/verify.js'
 import { fromVerifier, missingScope, tokenRequired } from './arcgis-error.js'
@@ -59,16 +60,26 @@ export function koopAuth (opts: KoopAuthOptions): KoopAuthPlugin {
   })
   const exchange = { issuer, verify, ssl: opts.ssl ?? opts.issuer.startsWith('https:'), scope: opts.scope }
 
-  // Arrow functions: Koop calls these as methods of each provider's model, and they must not depend on `this`.
-  const authorize = async (req: KoopRequest): Promise<void> => {
+  // The token leaves the request once read: a second authorize of the same request (a provider route that
+  // authorizes, then pulls data through Koop) is judged by the claims the first one verified.
+  const verified = new WeakMap<KoopRequest, AccessTokenClaims>()
+  async function claimsOf (req: KoopRequest): Promise<AccessTokenClaims> {
+    const known = verified.get(req)
+    if (known !== undefined) return known
     const token = takeToken(req)
     if (token === undefined) throw tokenRequired()
-    let claims
     try {
-      claims = await verify(token)
+      const claims = await verify(token)
+      verified.set(req, claims)
+      return claims
     } catch (err) {
       throw fromVerifier(err)
     }
+  }
+
+  // Arrow functions: Koop calls these as methods of each provider's model, and they must not depend on `this`.
+  const authorize = async (req: KoopRequest): Promise<void> => {
+    const claims = await claimsOf(req)
     const granted = claims.scope.split(' ')
     const lacking = requiredScopes(req).find(scope => !granted.includes(scope))
     if (lacking !== undefined) throw missingScope(lacking)

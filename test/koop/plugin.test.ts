@@ -3,6 +3,7 @@ import t from 'tap'
 import { arcgisError, koopAuth, KoopAuthError, ORG_KEY_PARAM, type KoopAuthOptions, type KoopRequest } from '../../src/koop/plugin.js'
 import { attachClaims, requiredScopes, takeToken } from '../../src/koop/koop-request.js'
 import type { AccessTokenClaims } from '../../src/tokens/access-token.js'
+import { listenIssuer, tokenOverHttp } from '../helpers/net.js'
 
 const OK: KoopAuthOptions = { issuer: 'https://auth.example.com', audience: 'https://auth.example.com/features' }
 const JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln'
@@ -31,6 +32,19 @@ t.test('koopAuth is what koop.register() takes as an auth plugin, and checks its
 t.test('authorize needs no `this`: Koop copies it onto every provider model', async t => {
   const { authorize } = koopAuth(OK)
   await t.rejects(authorize(request()), { code: 499, reason: 'missing' }, 'called bare, it still answers (no token: 499)')
+})
+
+t.test('a request authorized twice (a provider route that authorizes, then pulls through Koop) passes twice', async t => {
+  const issuer = await listenIssuer(t)
+  const { authorize } = koopAuth({ issuer: issuer.base, audience: `${issuer.base}/features` })
+  const token = await tokenOverHttp(issuer.base, issuer.clients.acme)
+  const req = request({ url: `/orgs/rest/services/sites/FeatureServer/0/query?token=${token}`, query: { token } })
+  await authorize(req)
+  t.equal(req.query?.token, undefined, 'the first call took the token out of the request')
+  await authorize(req)
+  t.equal(req.geotoken?.org, 'acme', 'the second is judged by the claims the first verified')
+  const other = request({ url: '/orgs/rest/services/sites/FeatureServer/0/query' })
+  await t.rejects(authorize(other), { code: 499 }, 'another request without a token is not')
 })
 
 t.test('takeToken reads one carrier and takes the token out of the request before it is judged', async t => {
