@@ -101,3 +101,15 @@ t.test('generateToken: wrong secrets, credentials in the URL, and no secret or t
     t.notOk(issuerLogs.includes(secret), `${name} is in no geotoken log line`)
   }
 })
+
+t.test('generateToken: an issuer whose tokens this Koop would refuse, and a scope the client may not have, say so', async t => {
+  const issuer = await listenIssuer(t)
+  const wrongAudience = await listenKoop(t, { auth: { issuer: issuer.base, audience: 'https://elsewhere.example.com/features' } })
+  const answer = await generateToken(wrongAudience.base, issuer.clients.acme.id, issuer.clients.acme.secret)
+  t.match(answer, { error: { code: 500, message: /does not verify here \(wrong_audience\); check issuer and audience/ } },
+    'a token Koop would refuse on every query is not handed out: the configuration error is named')
+  const writer = await listenKoop(t, { auth: { issuer: issuer.base, audience: `${issuer.base}/features`, scope: 'features:read features:write' } })
+  t.match(await generateToken(writer.base, issuer.clients.acmeReader.id, issuer.clients.acmeReader.secret),
+    { error: { code: 400, message: 'the issuer refused scope features:read features:write for this client' } }, 'the issuer\'s invalid_scope')
+  t.type((await generateToken(writer.base, issuer.clients.acme.id, issuer.clients.acme.secret)).token, 'string', 'a client allowed both gets its token')
+})
