@@ -11,6 +11,7 @@ export const ClientInvalid = createError('APP_CLIENTS_INVALID', 'invalid client:
 
 export const JwksUnavailable = createError('APP_JWKS_UNAVAILABLE', 'key set %s is unavailable: %s', 503)
 export const VerifierOptionsInvalid = createError('APP_VERIFIER_OPTIONS', 'geotoken verifier: %s', 500)
+export const IntrospectionUnavailable = createError('APP_INTROSPECTION_UNAVAILABLE', 'the issuer could not confirm the token: %s', 503)
 export const TrustedIssuersInvalid = createError('APP_TRUSTED_ISSUERS_INVALID', 'trusted issuers file %s is invalid: %s', 500)
 
 export const FeatureStoreCorrupt = createError('APP_FEATURES_CORRUPT', 'feature store %s is damaged: %s', 500)

@@ -1,6 +1,7 @@
 // Owns logging policy: pino options for Fastify, the one place to audit what may reach a log line.
 import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { DestinationStream } from 'pino'
+import { redactUrl } from './redact-url.js'
 
 // Explicit, case-sensitive paths (pino: wildcards cost more), the safety net if a line ever carries them.
 // None under `req`: its serializer below keeps four fields and never headers or a body, whatever is logged as
@@ -19,12 +20,7 @@ export const REDACT_PATHS = [
   'privateJwk'
 ]
 
-// A token pasted into a URL must not reach the log through `url`.
-const SECRET_QUERY = /([?&](?:access_token|token|client_secret|assertion|refresh_token)=)[^&]*/gi
-
-export function redactUrl (url: string): string {
-  return url.replace(SECRET_QUERY, '$1[Redacted]')
-}
+export { redactUrl }
 
 export function loggerOptions (level: string, stream?: DestinationStream): FastifyServerOptions['logger'] {
   return {

@@ -1,7 +1,7 @@
 // Owns RFC 8414 discovery: from a configured issuer to its metadata, checked against that issuer.
 import { fetchJson } from './jwks-client.js'
 
-export interface IssuerMetadata { issuer: string, jwks_uri: string, introspection_endpoint?: string, [k: string]: unknown }
+export interface IssuerMetadata { issuer: string, jwks_uri: string, introspection_endpoint?: string, token_endpoint?: string, [k: string]: unknown }
 
 /** RFC 8414 §3.1: the well-known segment goes between the host and any path of the issuer. */
 export function metadataUrl (issuer: string): string {
@@ -18,9 +18,9 @@ export async function discover (issuer: string, timeoutMs: number): Promise<Issu
   const { body } = await fetchJson(metadataUrl(issuer), timeoutMs)
   const meta = body as Partial<IssuerMetadata> | null
   if (meta?.issuer !== issuer) throw new Error(`metadata names issuer ${JSON.stringify(meta?.issuer)}, expected ${issuer}`)
-  for (const name of ['jwks_uri', 'introspection_endpoint'] as const) {
+  for (const name of ['jwks_uri', 'introspection_endpoint', 'token_endpoint'] as const) {
     const value = meta[name]
-    if (value === undefined && name === 'introspection_endpoint') continue
+    if (value === undefined && name !== 'jwks_uri') continue
     if (typeof value !== 'string' || !sameSecurity(issuer, value)) throw new Error(`metadata ${name} ${JSON.stringify(value)} is not a URL as secure as the issuer`)
   }
   return meta as IssuerMetadata

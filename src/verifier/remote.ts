@@ -2,30 +2,12 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import { OAuthError, VerifierOptionsInvalid } from '../errors.js'
-import { discover, type IssuerMetadata } from './discovery.js'
 import guard, { sendChallenge } from './guard.js'
 import { ActiveAnswers } from './active-cache.js'
-import { JwksClient, type JwksClientOptions } from './jwks-client.js'
+import { checkIssuerOptions, remoteIssuer, type IssuerOptions } from './issuer.js'
 
-export interface RemoteVerifierOptions {
-  /** The one issuer trusted, exactly as in `iss` (e.g. https://auth.example.com); never taken from a token. */
-  issuer: string
-  /** The `aud` this service accepts (the issuer's AUDIENCE setting). */
-  audience: string
-  /** Allowed clock skew on exp/nbf/iat (s). Default 30. */
-  clockToleranceS?: number
-  /** Refuse tokens living longer than this (exp - iat, s); set it to the issuer's ACCESS_TOKEN_TTL_S. Default 3600. */
-  maxLifetimeS?: number
-  /** JWKS cache tuning; `uri` skips discovery. */
-  jwks?: Omit<JwksClientOptions, 'jwksUri' | 'clock'> & { uri?: string }
-  /**
-   * Credentials of a client with the tokens:introspect scope, for routes that must see revocations at once.
-   * `cacheS` (default 0, at most 300): reuse the issuer's `active: true` answer for a token this many seconds
-   * (never past its exp), so a revocation may then take up to `cacheS` to be seen by requireActive routes.
-   */
-  introspection?: { clientId: string, clientSecret: string, cacheS?: number }
+export interface RemoteVerifierOptions extends IssuerOptions {
   realm?: string
-  clock?: () => number
 }
 
 declare module 'fastify' {
@@ -35,73 +17,21 @@ declare module 'fastify' {
   }
 }
 
-// A longer memory would defeat requireActive: routes that can accept a late revocation should use authenticate alone.
-const MAX_CACHE_S = 300
-
-function checkOptions (opts: RemoteVerifierOptions): void {
-  const bad = (what: string): never => { throw new VerifierOptionsInvalid(what) }
-  let url: URL | undefined
-  try { url = new URL(opts.issuer) } catch { bad(`issuer ${JSON.stringify(opts.issuer)} is not an absolute URL`) }
-  if (url?.protocol !== 'https:' && url?.protocol !== 'http:') bad(`issuer ${JSON.stringify(opts.issuer)} must be http(s)`)
-  if (opts.issuer.endsWith('/') || url?.search !== '' || url?.hash !== '') bad(`issuer ${JSON.stringify(opts.issuer)} must have no trailing slash, query or fragment`)
-  if (typeof opts.audience !== 'string' || opts.audience === '') bad(`audience ${JSON.stringify(opts.audience)} must be a non-empty string`)
-  for (const name of ['clockToleranceS', 'maxLifetimeS'] as const) {
-    const v = opts[name]
-    if (v !== undefined && (!Number.isInteger(v) || v < 0)) bad(`${name} ${JSON.stringify(v)} must be a non-negative integer`)
-  }
-  const intro = opts.introspection
-  if (intro !== undefined && (typeof intro.clientId !== 'string' || intro.clientId === '' || typeof intro.clientSecret !== 'string' || intro.clientSecret === '')) {
-    bad('introspection needs clientId and clientSecret')
-  }
-  const cacheS = intro?.cacheS
-  if (cacheS !== undefined && (!Number.isInteger(cacheS) || cacheS < 0 || cacheS > MAX_CACHE_S)) {
-    bad(`introspection.cacheS ${JSON.stringify(cacheS)} must be a whole number of seconds from 0 to ${MAX_CACHE_S}`)
-  }
-}
-
 export default fp(async function geotokenVerifier (app, opts: RemoteVerifierOptions) {
-  checkOptions(opts)
-  const clock = opts.clock ?? Date.now
-  const timeoutMs = opts.jwks?.timeoutMs ?? 2000
-  let metadata: Promise<IssuerMetadata> | undefined
-  // Discovery is retried on the next request when it fails, never cached as a failure.
-  const meta = async (): Promise<IssuerMetadata> => {
-    metadata ??= discover(opts.issuer, timeoutMs).catch((err: unknown) => { metadata = undefined; throw err })
-    return await metadata
-  }
-  const jwks = new JwksClient({ ...opts.jwks, clock, jwksUri: opts.jwks?.uri ?? (async () => (await meta()).jwks_uri) })
+  checkIssuerOptions(opts)
+  const issuer = remoteIssuer(opts)
+  await app.register(guard, { ...issuer.rules, realm: opts.realm, clock: issuer.clock, keys: issuer.keys })
 
-  await app.register(guard, {
-    issuer: opts.issuer,
-    audience: opts.audience,
-    clockToleranceS: opts.clockToleranceS ?? 30,
-    maxLifetimeS: opts.maxLifetimeS ?? 3600,
-    realm: opts.realm,
-    clock,
-    keys: { publicKey: async (kid: string) => await jwks.key(kid, 'RS256') }
-  })
-
-  const basic = opts.introspection === undefined
-    ? undefined
-    : `Basic ${Buffer.from(`${encodeURIComponent(opts.introspection.clientId)}:${encodeURIComponent(opts.introspection.clientSecret)}`).toString('base64')}`
+  const introspect = issuer.introspect
+  const clock = issuer.clock
   const answers = new ActiveAnswers((opts.introspection?.cacheS ?? 0) * 1000)
   async function requireActive (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     const token = /^Bearer +(\S+)$/i.exec(request.headers.authorization ?? '')?.[1] ?? ''
     if (answers.has(token, clock())) return
     let active: boolean
     try {
-      if (basic === undefined) throw new Error('no introspection credentials')
-      const endpoint = (await meta()).introspection_endpoint
-      if (endpoint === undefined) throw new Error('the issuer publishes no introspection_endpoint')
-      const res = await fetch(endpoint, {
-        method: 'POST',
-        signal: AbortSignal.timeout(timeoutMs),
-        redirect: 'error',
-        headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-        body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString()
-      })
-      if (res.status !== 200) throw new Error(`introspection answered ${res.status}`)
-      active = ((await res.json()) as { active?: unknown }).active === true
+      if (introspect === undefined) throw new Error('no introspection credentials')
+      active = await introspect(token)
     } catch (err) {
       // Fail closed: a route that asked for revocation checks does not serve without one.
       request.log.warn({ event: 'token.introspection_failed', reason: (err as Error).message }, 'introspection failed')
@@ -116,7 +46,7 @@ export default fp(async function geotokenVerifier (app, opts: RemoteVerifierOpti
   app.decorate('requireActive', requireActive)
   // A route asking for introspection without credentials to do it is refused when it is declared, not when called.
   app.addHook('onRoute', route => {
-    if (basic === undefined && [route.preHandler, route.onRequest, route.preValidation].flat().includes(requireActive)) {
+    if (introspect === undefined && [route.preHandler, route.onRequest, route.preValidation].flat().includes(requireActive)) {
       throw new VerifierOptionsInvalid(`route ${route.method} ${route.url} uses requireActive, which needs the introspection option`)
     }
   })

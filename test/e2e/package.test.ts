@@ -27,7 +27,7 @@ t.test('npm pack ships the built verifier with its types, and no keys, data, tes
   const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], { cwd: source })
   const [packed] = JSON.parse(stdout) as Array<{ filename: string, files: Array<{ path: string }> }>
   const files = (packed?.files ?? []).map(f => f.path)
-  for (const needed of ['dist/src/verifier/remote.js', 'dist/src/verifier/remote.d.ts', 'package.json', 'README.md']) t.ok(files.includes(needed), `ships ${needed}`)
+  for (const needed of ['dist/src/verifier/remote.js', 'dist/src/verifier/remote.d.ts', 'dist/src/koop/plugin.js', 'dist/src/koop/plugin.d.ts', 'package.json', 'README.md']) t.ok(files.includes(needed), `ships ${needed}`)
   t.same(files.filter(f => /^(keys|data|test|bench|\.ci)\//.test(f) || /(clients|keyring)\.json$/.test(f)), [], 'no keys, data, tests or benchmarks')
 
   // A consumer: the tarball unpacked as node_modules/geotoken, and only geotoken's declared dependencies beside it.
@@ -57,4 +57,18 @@ t.test('npm pack ships the built verifier with its types, and no keys, data, tes
   `)
   const result = await run(process.execPath, ['main.mjs', base, token], { cwd: consumer })
   t.same(JSON.parse(result.stdout), { ok: [200, { org: 'acme' }], forged: 401 }, 'the installed verifier accepts the issuer\'s token and refuses a forged one')
+
+  // Koop is the host of geotoken/koop, not a dependency: the plugin loads and verifies with no Koop installed.
+  await writeFile(join(consumer, 'koop.mjs'), `
+    import { koopAuth } from 'geotoken/koop'
+    const [issuer, token] = process.argv.slice(2)
+    const plugin = koopAuth({ issuer, audience: issuer + '/features' })
+    const req = { method: 'GET', url: '/orgs/rest/services/x/FeatureServer/0/query?token=' + token, headers: {}, query: { token }, body: {} }
+    await plugin.authorize(req)
+    const refused = await plugin.authorize({ ...req, query: { token: token.slice(0, -6) + 'AAAAAA' } }).catch(err => err.code)
+    console.log(JSON.stringify({ type: plugin.type, org: req.geotoken.org, url: req.url, refused }))
+  `)
+  const koop = await run(process.execPath, ['koop.mjs', base, token], { cwd: consumer })
+  t.same(JSON.parse(koop.stdout), { type: 'auth', org: 'acme', url: '/orgs/rest/services/x/FeatureServer/0/query?token=[Redacted]', refused: 498 },
+    'the installed Koop plugin verifies the issuer\'s token and refuses a forged one, with no Koop package present')
 })
