@@ -1,7 +1,8 @@
 // Owns data/clients.json on disk: locked read-modify-write for scripts, hot reload for the service.
 import { join } from 'node:path'
 import { ClientStoreCorrupt, StoreLocked } from '../errors.js'
-import { fileVersion, readIfExists, withLock, writeFileAtomic } from '../atomic-file.js'
+import { fileVersion, readIfExists, writeFileAtomic } from '../atomic-file.js'
+import { withLock } from '../file-lock.js'
 import type { Log } from '../keys/store.js'
 import { addClient, ClientDirectory, emptyClients, parseClients, serializeClients, type ClientsFile } from './registry.js'
 

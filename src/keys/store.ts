@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import type { BaseLogger } from 'pino'
 import { KeyStoreCorrupt, StoreLocked } from '../errors.js'
-import { fileVersion, readIfExists, withLock, writeFileAtomic } from '../atomic-file.js'
+import { fileVersion, readIfExists, writeFileAtomic } from '../atomic-file.js'
+import { withLock } from '../file-lock.js'
 import { newRingKey } from './generate.js'
 import { parseRing, publicJwk, publishedKeys, serializeRing, signingKey, type KeyRing, type RingKey } from './keyring.js'
 import { audit } from '../ops/audit.js'
@@ -57,10 +58,11 @@ export async function updateRing<T> (dir: string, fn: () => Promise<T>): Promise
 export async function loadOrCreateRing (dir: string, keySize: number, now: number, log: Log): Promise<KeyRing> {
   const existing = await loadRing(dir)
   if (existing !== null) return existing
+  // Generated before taking the lock, so a 4096-bit key pair never holds it for seconds (a racing start waits on it).
+  const [current, next] = await Promise.all([newRingKey(keySize, now), newRingKey(keySize, now)]) as [RingKey, RingKey]
   return await updateRing(dir, async () => {
     const raced = await loadRing(dir)
     if (raced !== null) return raced
-    const [current, next] = await Promise.all([newRingKey(keySize, now), newRingKey(keySize, now)]) as [RingKey, RingKey]
     const ring: KeyRing = { keys: [{ ...current, state: 'current', activatedAt: now }, next] }
     await saveRing(dir, ring)
     log.warn({ event: 'keys.generated', dir, kids: ring.keys.map(k => `${k.kid}:${k.state}`) }, 'no key ring found: generated a current and a next key')
