@@ -1,9 +1,10 @@
 // Owns the inter-process lock around each read-modify-write of keyring.json and clients.json: flock(2) on a lock file.
-import { constants } from 'node:fs'
-import { mkdir, open, readFile } from 'node:fs/promises'
+import { close, constants, ftruncate, open, write } from 'node:fs'
+import { mkdir, readFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { dirname } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { promisify } from 'node:util'
 import { flockSync } from 'fs-ext'
 
 export interface LockOptions {
@@ -11,8 +12,15 @@ export interface LockOptions {
   timeoutMs?: number
 }
 
-/** Long enough for a rotation or a client change by another process, short enough for a cron job to fail visibly. */
-export const LOCK_TIMEOUT_MS = 10_000
+/** Holders keep the lock for milliseconds (read, change, atomic write): a wait this long means something is wrong. */
+export const LOCK_TIMEOUT_MS = 5000
+
+// A plain descriptor, not a FileHandle: a FileHandle that becomes unreachable is closed by the garbage collector,
+// which would release the lock in the middle of `fn`.
+const openFd = promisify(open)
+const closeFd = promisify(close)
+const truncateFd = promisify(ftruncate)
+const writeFd = promisify(write)
 
 function busy (err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code
@@ -34,11 +42,11 @@ function busy (err: unknown): boolean {
 export async function withLock<T> (path: string, fn: () => Promise<T>, onBusy: (holder: string) => Error, opts: LockOptions = {}): Promise<T> {
   const lockPath = `${path}.lock`
   await mkdir(dirname(lockPath), { recursive: true, mode: 0o700 })
-  const fh = await open(lockPath, constants.O_RDWR | constants.O_CREAT, 0o600)
+  const fd = await openFd(lockPath, constants.O_RDWR | constants.O_CREAT, 0o600)
   try {
     const deadline = performance.now() + (opts.timeoutMs ?? LOCK_TIMEOUT_MS)
     for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
-      try { flockSync(fh.fd, 'exnb'); break } catch (err) { if (!busy(err)) throw err }
+      try { flockSync(fd, 'exnb'); break } catch (err) { if (!busy(err)) throw err }
       const left = deadline - performance.now()
       if (left <= 0) {
         const holder = (await readFile(lockPath, 'utf8').catch(() => '')).trim()
@@ -47,10 +55,10 @@ export async function withLock<T> (path: string, fn: () => Promise<T>, onBusy: (
       await sleep(Math.min(delay, left))
     }
     // Only for the message a waiter prints: the lock itself is the kernel's.
-    await fh.truncate(0)
-    await fh.write(`pid ${process.pid} on ${hostname()} since ${new Date().toISOString()}\n`, 0)
-    try { return await fn() } finally { await fh.truncate(0).catch(() => {}) }
+    await truncateFd(fd, 0)
+    await writeFd(fd, `pid ${process.pid} on ${hostname()} since ${new Date().toISOString()}\n`, 0)
+    try { return await fn() } finally { await truncateFd(fd, 0).catch(() => {}) }
   } finally {
-    await fh.close() // releases the lock
+    await closeFd(fd) // releases the lock
   }
 }

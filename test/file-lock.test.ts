@@ -1,36 +1,11 @@
 // The store lock (issue 13): never two holders, never stuck on a dead holder or a leftover lock file, bounded waits.
-import t, { type Test } from 'tap'
-import { fork, spawnSync, type ChildProcess } from 'node:child_process'
+import t from 'tap'
+import { spawnSync } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { withLock } from '../src/file-lock.js'
 import { StoreLocked } from '../src/errors.js'
-import type { LockCommand } from './helpers/lock-worker.js'
-
-const worker = new URL('./helpers/lock-worker.ts', import.meta.url)
-
-interface Worker { child: ChildProcess, next: (message: string) => Promise<void>, send: (command: LockCommand) => void }
-
-async function startWorker (t: Test): Promise<Worker> {
-  const child = fork(worker, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
-  t.teardown(() => { child.kill('SIGKILL') })
-  const next = async (message: string): Promise<void> => {
-    await new Promise<void>((resolve, reject) => {
-      const onMessage = (m: unknown): void => { if (m === message) { child.off('exit', onExit); child.off('message', onMessage); resolve() } }
-      const onExit = (code: number | null): void => { reject(new Error(`lock worker exited (${String(code)}) before "${message}"`)) }
-      child.on('message', onMessage)
-      child.once('exit', onExit)
-    })
-  }
-  await next('ready')
-  return { child, next, send: command => { child.send(command) } }
-}
-
-async function killed (w: Worker): Promise<void> {
-  const exit = new Promise(resolve => w.child.once('exit', resolve))
-  w.child.kill('SIGKILL')
-  await exit
-}
+import { holdLock, startLockWorker } from './helpers/lock-worker.js'
 
 const busy = (path: string) => (holder: string) => new StoreLocked(path, holder)
 
@@ -59,7 +34,7 @@ function deadPid (): number {
 }
 
 t.test('four processes contending, starting on a lock file a dead process left, never hold the lock together', async t => {
-  const workers = await Promise.all([0, 1, 2, 3].map(async () => await startWorker(t)))
+  const workers = await Promise.all([0, 1, 2, 3].map(async () => await startLockWorker(t)))
   const trials = 6
   const overlapping: number[] = []
   const root = t.testdir()
@@ -97,12 +72,9 @@ t.test('two callers in one process exclude each other too', async t => {
 
 t.test('a holder killed with SIGKILL while holding does not block the next one', async t => {
   const path = join(t.testdir(), 'data.json')
-  const holder = await startWorker(t)
-  const held = holder.next('held')
-  holder.send({ kind: 'hold', path })
-  await held
+  const holder = await holdLock(t, path)
   await t.rejects(withLock(path, async () => {}, busy(path), { timeoutMs: 200 }), { code: 'APP_STORE_LOCKED' }, 'held while the holder lives')
-  await killed(holder)
+  await holder.kill()
   const started = performance.now()
   t.equal(await withLock(path, async () => 'mine', busy(path), { timeoutMs: 1000 }), 'mine')
   t.ok(performance.now() - started < 500, 'acquired promptly once the holder is dead')
@@ -111,12 +83,12 @@ t.test('a holder killed with SIGKILL while holding does not block the next one',
 t.test('a process killed at any moment of taking, holding or releasing the lock never blocks later holders', async t => {
   const path = join(t.testdir(), 'data.json')
   for (let round = 0; round < 8; round++) {
-    const churner = await startWorker(t)
+    const churner = await startLockWorker(t)
     const churning = churner.next('churning')
     churner.send({ kind: 'churn', path })
     await churning
     await new Promise(resolve => setTimeout(resolve, 5 + Math.random() * 45))
-    await killed(churner)
+    await churner.kill()
     t.equal(await withLock(path, async () => round, busy(path), { timeoutMs: 1000 }), round, `round ${round}: acquired after the kill`)
   }
 })
@@ -134,12 +106,9 @@ t.test('a lock file naming a live process that does not hold the lock does not b
   t.equal(await withLock(path, async () => 'ran', busy(path), { timeoutMs: 1000 }), 'ran')
 })
 
-t.test('waiting for a live holder ends after the timeout with APP_STORE_LOCKED naming the holder', async t => {
+t.test('waiting for a live holder (which collects garbage meanwhile) ends after the timeout with APP_STORE_LOCKED naming the holder', async t => {
   const path = join(t.testdir(), 'data.json')
-  const holder = await startWorker(t)
-  const held = holder.next('held')
-  holder.send({ kind: 'hold', path })
-  await held
+  const holder = await holdLock(t, path)
   let named = ''
   const started = performance.now()
   await t.rejects(withLock(path, async () => {}, h => { named = h; return new StoreLocked(path, h) }, { timeoutMs: 300 }), { code: 'APP_STORE_LOCKED' })

@@ -1,37 +1,44 @@
-// Child process for the lock tests: on command, takes withLock repeatedly and records each hold, or holds it until killed.
-import { appendFileSync } from 'node:fs'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { withLock } from '../../src/file-lock.js'
-import { StoreLocked } from '../../src/errors.js'
+// Parent side of the lock tests: a real process (lock-child.ts) that takes the store lock on command.
+import { fork, type ChildProcess } from 'node:child_process'
+import type { Test } from 'tap'
+import type { LockCommand } from './lock-child.js'
 
-export type LockCommand =
-  | { kind: 'contend', path: string, log: string, rounds: number, holdMs: number }
-  | { kind: 'hold', path: string }
-  | { kind: 'churn', path: string }
+const child = new URL('./lock-child.ts', import.meta.url)
 
-const send = (message: string): void => { process.send?.(message) }
-const locked = (path: string) => (holder: string) => new StoreLocked(path, holder)
-// CLOCK_MONOTONIC is one clock for every process on the machine: holds recorded by different workers compare.
-const stamp = (): string => process.hrtime.bigint().toString()
+export interface LockWorker {
+  child: ChildProcess
+  /** Resolves when the worker sends `message`; rejects if it exits first. */
+  next: (message: string) => Promise<void>
+  send: (command: LockCommand) => void
+  /** SIGKILL, then wait for the exit. */
+  kill: () => Promise<void>
+}
 
-process.on('message', (command: LockCommand) => {
-  void (async () => {
-    if (command.kind === 'contend') {
-      for (let i = 0; i < command.rounds; i++) {
-        await withLock(command.path, async () => {
-          appendFileSync(command.log, `enter ${process.pid} ${stamp()}\n`)
-          await sleep(command.holdMs)
-          appendFileSync(command.log, `exit ${process.pid} ${stamp()}\n`)
-        }, locked(command.path))
-      }
-      send('done')
-    } else if (command.kind === 'hold') {
-      await withLock(command.path, async () => { send('held'); await new Promise(() => {}) }, locked(command.path))
-    } else {
-      // Takes and releases the lock as fast as it can, so a kill lands at any point of acquire, hold or release.
-      send('churning')
-      for (;;) await withLock(command.path, async () => {}, locked(command.path))
-    }
-  })()
-})
-send('ready')
+export async function startLockWorker (t: Pick<Test, 'teardown'>): Promise<LockWorker> {
+  const proc = fork(child, [], { execArgv: ['--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  t.teardown(() => { proc.kill('SIGKILL') })
+  const next = async (message: string): Promise<void> => {
+    await new Promise<void>((resolve, reject) => {
+      const onMessage = (m: unknown): void => { if (m === message) { proc.off('exit', onExit); proc.off('message', onMessage); resolve() } }
+      const onExit = (code: number | null): void => { reject(new Error(`lock worker exited (${String(code)}) before "${message}"`)) }
+      proc.on('message', onMessage)
+      proc.once('exit', onExit)
+    })
+  }
+  const kill = async (): Promise<void> => {
+    const exit = new Promise(resolve => proc.once('exit', resolve))
+    proc.kill('SIGKILL')
+    await exit
+  }
+  await next('ready')
+  return { child: proc, next, send: command => { proc.send(command) }, kill }
+}
+
+/** A worker holding the lock on `path` until it is killed. */
+export async function holdLock (t: Pick<Test, 'teardown'>, path: string): Promise<LockWorker> {
+  const worker = await startLockWorker(t)
+  const held = worker.next('held')
+  worker.send({ kind: 'hold', path })
+  await held
+  return worker
+}
