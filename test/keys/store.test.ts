@@ -21,6 +21,14 @@ t.test('first start in an empty directory generates a current and a next key, mo
   t.equal(await readFile(join(dir, `${RING_FILE}.lock`), 'utf8'), '')
 })
 
+t.test('stores opening an empty directory at once agree on one generated ring', async t => {
+  const dir = join(t.testdir(), 'keys')
+  const stores = await Promise.all([0, 1, 2].map(async () => await KeyStore.open(options(dir))))
+  t.teardown(() => { for (const s of stores) s.stop() })
+  const onDisk = await loadRing(dir)
+  t.same(stores.map(s => s.view.signing.kid), stores.map(() => onDisk?.keys[0]?.kid), 'every store signs with the one current key on disk')
+})
+
 t.test('a corrupt key ring stops start-up and is never overwritten', async t => {
   const dir = t.testdir({ [RING_FILE]: '{"version":1,"keys":[' })
   await t.rejects(KeyStore.open(options(dir)), { code: 'APP_KEYS_CORRUPT' })
