@@ -70,6 +70,14 @@ export async function loadOrCreateRing (dir: string, keySize: number, now: numbe
   })
 }
 
+/** Whether keyring.json could be used at the last read; while it cannot, the last good ring keeps serving. */
+export interface RingHealth {
+  /** Why the last read failed, and since when reads have been failing; undefined while reads succeed. */
+  readonly failure: { readonly code: string, readonly message: string, readonly since: number } | undefined
+  /** Failed reads since start: it grows at every poll while the file stays bad. */
+  readonly failures: number
+}
+
 export interface KeyStoreOptions {
   dir: string
   keySize: number
@@ -85,6 +93,7 @@ export class KeyStore {
   #version: string | null = null
   #timer: NodeJS.Timeout | undefined
   #reloading: Promise<boolean> | undefined
+  #health: RingHealth = { failure: undefined, failures: 0 }
   readonly #listeners: Array<(view: KeyView, previous: KeyView) => void> = []
   readonly #opts: KeyStoreOptions
 
@@ -103,6 +112,8 @@ export class KeyStore {
   }
 
   get view (): KeyView { return this.#view }
+
+  get health (): RingHealth { return this.#health }
 
   /** The verifier's key source in-process: PEM of a published key, undefined for any other kid. */
   publicKey (kid: string): string | undefined { return this.#view.verificationPem.get(kid) }
@@ -124,12 +135,34 @@ export class KeyStore {
       const ring = await loadRing(this.#opts.dir)
       if (ring === null) throw new KeyStoreCorrupt(path, 'file disappeared')
       this.#version = version
+      this.#recovered()
       return this.#swap(ring)
     } catch (err) {
-      this.#opts.log.error({ event: 'keys.reload_failed', err: { code: (err as { code?: string }).code, message: (err as Error).message } },
-        'key ring reload failed: still serving the last good ring')
+      this.#failed(err)
       return false
     }
+  }
+
+  /**
+   * The version of a bad file is not recorded, so every poll reads it again (a chmod fixes a file without changing
+   * its version); the log gets one line per distinct failure, not one per poll.
+   */
+  #failed (err: unknown): void {
+    const code = (err as { code?: unknown }).code
+    const failure = { code: typeof code === 'string' ? code : 'ERROR', message: (err as Error).message, since: this.#health.failure?.since ?? this.#opts.clock() }
+    const repeated = this.#health.failure?.code === failure.code && this.#health.failure.message === failure.message
+    this.#health = { failure, failures: this.#health.failures + 1 }
+    if (repeated) return
+    this.#opts.log.error({ event: 'keys.reload_failed', err: { code: failure.code, message: failure.message } },
+      'key ring reload failed: still serving the last good ring (logged once until the failure changes or ends)')
+  }
+
+  #recovered (): void {
+    const failure = this.#health.failure
+    if (failure === undefined) return
+    this.#health = { failure: undefined, failures: this.#health.failures }
+    this.#opts.log.info({ event: 'keys.reload_recovered', failed_for_s: Math.round((this.#opts.clock() - failure.since) / 1000) },
+      'key ring file readable again: serving it')
   }
 
   async #tick (): Promise<void> {

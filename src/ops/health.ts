@@ -14,12 +14,19 @@ const Problem = {
 
 const SHUTTING_DOWN = 'the server is shutting down; retry on another instance'
 
-type Checks = Record<'keys' | 'clients' | 'features', 'ok' | 'not loaded'>
+type Checks = Record<'keys' | 'clients' | 'features', string>
+
+/** The key ring is loaded, and keyring.json was usable at the last read (else a rotation is not being applied). */
+function keysCheck (app: FastifyInstance): string {
+  if (!app.hasDecorator('keys') || app.keys === undefined || app.keys.view.signing === undefined) return 'not loaded'
+  const failure = app.keys.health.failure
+  return failure === undefined ? 'ok' : `keyring.json unusable (${failure.code}) since ${new Date(failure.since).toISOString()}: serving the last good ring`
+}
 
 /** What /ready checks: the key ring, the client registry and the feature store are open. */
 function readiness (app: FastifyInstance): Checks {
-  const loaded = (name: 'keys' | 'clients' | 'features'): 'ok' | 'not loaded' => app.hasDecorator(name) && app[name] !== undefined ? 'ok' : 'not loaded'
-  return { keys: loaded('keys') === 'ok' && app.keys.view.signing !== undefined ? 'ok' : 'not loaded', clients: loaded('clients'), features: loaded('features') }
+  const loaded = (name: 'clients' | 'features'): 'ok' | 'not loaded' => app.hasDecorator(name) && app[name] !== undefined ? 'ok' : 'not loaded'
+  return { keys: keysCheck(app), clients: loaded('clients'), features: loaded('features') }
 }
 
 /** Registered at the root (through the ops plugin) before every other route, so its onRequest hook sees them all. */
