@@ -23,7 +23,7 @@ function keysCheck (app: FastifyInstance): string {
   return failure === undefined ? 'ok' : `keyring.json unusable (${failure.code}) since ${new Date(failure.since).toISOString()}: serving the last good ring`
 }
 
-/** What /ready checks: the key ring, the client registry and the feature store are open. */
+/** What /ready checks: the key ring (and its file), the client registry and the feature store are open. */
 function readiness (app: FastifyInstance): Checks {
   const loaded = (name: 'clients' | 'features'): 'ok' | 'not loaded' => app.hasDecorator(name) && app[name] !== undefined ? 'ok' : 'not loaded'
   return { keys: keysCheck(app), clients: loaded('clients'), features: loaded('features') }
@@ -61,7 +61,7 @@ export function addHealth (app: FastifyInstance, opts: HealthOptions): void {
 
   app.get('/ready', {
     schema: {
-      summary: 'readiness: keys loaded, client registry and feature store open, not shutting down or overloaded',
+      summary: 'readiness: keys loaded and keyring.json valid, client registry and feature store open, not shutting down or overloaded',
       response: {
         200: { type: 'object', properties: { status: { type: 'string', enum: ['ready'] }, checks: { type: 'object', additionalProperties: { type: 'string' } } }, required: ['status', 'checks'] },
         503: { description: 'not ready (RFC 9457 problem)', ...Problem }
