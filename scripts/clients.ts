@@ -12,6 +12,12 @@ const USAGE = `usage:
 Grant types: client_credentials (default), urn:ietf:params:oauth:grant-type:jwt-bearer, refresh_token.
 Reads DATA_DIR from the environment. The secret is printed once and stored only as a hash.`
 
+/** The error's code first (APP_STORE_LOCKED, APP_CLIENTS_INVALID…): what an operator or a cron wrapper matches on. */
+function describe (err: unknown): string {
+  const e = err as { code?: unknown, message?: string }
+  return `${typeof e.code === 'string' ? `${e.code} ` : ''}${e.message ?? String(err)}`
+}
+
 export interface Io { out: (line: string) => void, err: (line: string) => void, now: () => Date }
 
 export async function clientsCli (argv: string[], env: Record<string, string | undefined>, io: Io): Promise<number> {
@@ -38,7 +44,7 @@ export async function clientsCli (argv: string[], env: Record<string, string | u
         return { file: result.file, result }
       })
     } catch (err) {
-      io.err(`clients: ${(err as Error).message}`)
+      io.err(`clients: ${describe(err)}`)
       return 1
     }
     if (values.json === true) {
@@ -71,5 +77,5 @@ export async function clientsCli (argv: string[], env: Record<string, string | u
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   clientsCli(process.argv.slice(2), process.env, { out: l => { console.log(l) }, err: l => { console.error(l) }, now: () => new Date() })
-    .then(code => { process.exitCode = code }, (err: unknown) => { console.error(`clients: ${(err as Error).message}`); process.exitCode = 1 })
+    .then(code => { process.exitCode = code }, (err: unknown) => { console.error(`clients: ${describe(err)}`); process.exitCode = 1 })
 }

@@ -1,5 +1,5 @@
-// Owns crash-safe file I/O for the stores: whole writes, atomic replace, directory fsync, an exclusive lock, change polling.
-import { open, rename, unlink, stat, readFile, writeFile, mkdir, readdir, type FileHandle } from 'node:fs/promises'
+// Owns crash-safe file I/O for the stores: whole writes, atomic replace, directory fsync, change polling (locking: file-lock.ts).
+import { open, rename, unlink, stat, readFile, mkdir, readdir, type FileHandle } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { dirname, basename, join, resolve as resolvePath } from 'node:path'
 
@@ -84,33 +84,6 @@ export async function removeStaleTemps (path: string): Promise<{ files: number, 
     await unlink(temp).then(() => { files++; bytes += size }, (err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err })
   }
   return { files, bytes }
-}
-
-function alive (pid: number): boolean {
-  try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
-}
-
-/**
- * Runs `fn` holding `<path>.lock` (O_EXCL), so two cron runs of a script cannot both read the old
- * file and lose one update. A lock left by a dead process is taken over.
- */
-export async function withLock<T> (path: string, fn: () => Promise<T>, onBusy: (holder: string) => Error): Promise<T> {
-  const lock = `${path}.lock`
-  await mkdir(dirname(lock), { recursive: true, mode: 0o700 })
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await writeFile(lock, String(process.pid), { flag: 'wx', mode: 0o600 })
-      break
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      const holder = await readFile(lock, 'utf8').catch(() => '')
-      const pid = Number.parseInt(holder, 10)
-      if (attempt < 50 && Number.isInteger(pid) && pid > 0 && !alive(pid)) { await unlink(lock).catch(() => {}); continue }
-      if (attempt < 50) { await new Promise(resolve => setTimeout(resolve, 100)); continue }
-      throw onBusy(`pid ${holder || 'unknown'}`)
-    }
-  }
-  try { return await fn() } finally { await unlink(lock).catch(() => {}) }
 }
 
 /** A cheap identity of a file version: a rename changes the inode, an in-place edit the mtime or size. */

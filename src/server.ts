@@ -1,8 +1,9 @@
 // Process entry: config from the environment, listen, reload on SIGHUP, close gracefully on SIGINT/SIGTERM.
-import { loadConfig, type Config } from './config.js'
-import { buildApp } from './app.js'
-import { createDemoClients, type DemoClient } from './clients/store.js'
-import { loadClients } from './clients/store.js'
+// Only types are imported statically: the application's modules take a second or more to load, and SIGHUP's handler
+// is installed before them (see reloadOnSighup).
+import type { FastifyInstance } from 'fastify'
+import type { Config } from './config.js'
+import type { DemoClient } from './clients/store.js'
 
 function banner (config: Config, demo: DemoClient[]): string {
   const lines = [`geotoken listening on ${config.ISSUER}`]
@@ -14,7 +15,33 @@ function banner (config: Config, demo: DemoClient[]): string {
   return lines.join('\n')
 }
 
-async function main (): Promise<void> {
+/**
+ * SIGHUP's default action ends the process, so the handler is installed before anything slow (loading the modules,
+ * then the stores: the feature store can take seconds). A SIGHUP before the app exists is remembered and served
+ * once it does: the files may have changed after the stores read them.
+ */
+function reloadOnSighup (): (app: FastifyInstance) => void {
+  let app: FastifyInstance | undefined
+  let pending = false
+  const reload = (running: FastifyInstance, duringStart: boolean): void => {
+    running.log.info({ event: 'reload.signal', during_start: duringStart }, 'SIGHUP: reloading keys and clients')
+    void running.keys.reload()
+    void running.clients.reload()
+  }
+  process.on('SIGHUP', () => {
+    if (app !== undefined) reload(app, false)
+    else pending = true
+  })
+  return started => {
+    app = started
+    if (pending) reload(started, true)
+  }
+}
+
+async function main (started: (app: FastifyInstance) => void): Promise<void> {
+  const { loadConfig } = await import('./config.js')
+  const { buildApp } = await import('./app.js')
+  const { createDemoClients, loadClients } = await import('./clients/store.js')
   let config: Config
   try {
     config = loadConfig(process.env)
@@ -26,14 +53,10 @@ async function main (): Promise<void> {
     ? await createDemoClients(config.DATA_DIR, new Date())
     : []
   const app = await buildApp(config)
+  started(app)
   await app.listen({ host: config.HOST, port: config.PORT })
   process.stdout.write(banner(config, demo) + '\n')
 
-  process.on('SIGHUP', () => {
-    app.log.info({ event: 'reload.signal' }, 'SIGHUP: reloading keys and clients')
-    void app.keys.reload()
-    void app.clients.reload()
-  })
   let closing = false
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
@@ -58,7 +81,7 @@ async function main (): Promise<void> {
 // child processes, does so when it is the only listener); a listener of our own keeps it ignored.
 process.on('SIGXFSZ', () => {})
 
-main().catch((err: unknown) => {
+main(reloadOnSighup()).catch((err: unknown) => {
   const e = err as { code?: string, message?: string }
   process.stderr.write(`geotoken: failed to start: ${e.code !== undefined ? `${e.code} ` : ''}${e.message ?? String(err)}\n`)
   process.exit(1)

@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import type { BaseLogger } from 'pino'
 import { KeyStoreCorrupt, StoreLocked } from '../errors.js'
-import { fileVersion, readIfExists, withLock, writeFileAtomic } from '../atomic-file.js'
+import { fileVersion, readIfExists, writeFileAtomic } from '../atomic-file.js'
+import { withLock } from '../file-lock.js'
 import { newRingKey } from './generate.js'
 import { parseRing, publicJwk, publishedKeys, serializeRing, signingKey, type KeyRing, type RingKey } from './keyring.js'
 import { audit } from '../ops/audit.js'
@@ -57,15 +58,24 @@ export async function updateRing<T> (dir: string, fn: () => Promise<T>): Promise
 export async function loadOrCreateRing (dir: string, keySize: number, now: number, log: Log): Promise<KeyRing> {
   const existing = await loadRing(dir)
   if (existing !== null) return existing
+  // Generated before taking the lock, so a 4096-bit key pair never holds it for seconds (a racing start waits on it).
+  const [current, next] = await Promise.all([newRingKey(keySize, now), newRingKey(keySize, now)]) as [RingKey, RingKey]
   return await updateRing(dir, async () => {
     const raced = await loadRing(dir)
     if (raced !== null) return raced
-    const [current, next] = await Promise.all([newRingKey(keySize, now), newRingKey(keySize, now)]) as [RingKey, RingKey]
     const ring: KeyRing = { keys: [{ ...current, state: 'current', activatedAt: now }, next] }
     await saveRing(dir, ring)
     log.warn({ event: 'keys.generated', dir, kids: ring.keys.map(k => `${k.kid}:${k.state}`) }, 'no key ring found: generated a current and a next key')
     return ring
   })
+}
+
+/** Whether keyring.json could be used at the last read; while it cannot, the last good ring keeps serving. */
+export interface RingHealth {
+  /** Why the last read failed, and since when reads have been failing; undefined while reads succeed. */
+  readonly failure: { readonly code: string, readonly message: string, readonly since: number } | undefined
+  /** Failed reads since start: it grows at every poll while the file stays bad. */
+  readonly failures: number
 }
 
 export interface KeyStoreOptions {
@@ -83,6 +93,7 @@ export class KeyStore {
   #version: string | null = null
   #timer: NodeJS.Timeout | undefined
   #reloading: Promise<boolean> | undefined
+  #health: RingHealth = { failure: undefined, failures: 0 }
   readonly #listeners: Array<(view: KeyView, previous: KeyView) => void> = []
   readonly #opts: KeyStoreOptions
 
@@ -101,6 +112,8 @@ export class KeyStore {
   }
 
   get view (): KeyView { return this.#view }
+
+  get health (): RingHealth { return this.#health }
 
   /** The verifier's key source in-process: PEM of a published key, undefined for any other kid. */
   publicKey (kid: string): string | undefined { return this.#view.verificationPem.get(kid) }
@@ -122,12 +135,34 @@ export class KeyStore {
       const ring = await loadRing(this.#opts.dir)
       if (ring === null) throw new KeyStoreCorrupt(path, 'file disappeared')
       this.#version = version
+      this.#recovered()
       return this.#swap(ring)
     } catch (err) {
-      this.#opts.log.error({ event: 'keys.reload_failed', err: { code: (err as { code?: string }).code, message: (err as Error).message } },
-        'key ring reload failed: still serving the last good ring')
+      this.#failed(err)
       return false
     }
+  }
+
+  /**
+   * The version of a bad file is not recorded, so every poll reads it again (a chmod fixes a file without changing
+   * its version); the log gets one line per distinct failure, not one per poll.
+   */
+  #failed (err: unknown): void {
+    const code = (err as { code?: unknown }).code
+    const failure = { code: typeof code === 'string' ? code : 'ERROR', message: (err as Error).message, since: this.#health.failure?.since ?? this.#opts.clock() }
+    const repeated = this.#health.failure?.code === failure.code && this.#health.failure.message === failure.message
+    this.#health = { failure, failures: this.#health.failures + 1 }
+    if (repeated) return
+    this.#opts.log.error({ event: 'keys.reload_failed', err: { code: failure.code, message: failure.message } },
+      'key ring reload failed: still serving the last good ring (logged once until the failure changes or ends)')
+  }
+
+  #recovered (): void {
+    const failure = this.#health.failure
+    if (failure === undefined) return
+    this.#health = { failure: undefined, failures: this.#health.failures }
+    this.#opts.log.info({ event: 'keys.reload_recovered', failed_for_s: Math.round((this.#opts.clock() - failure.since) / 1000) },
+      'key ring file readable again: serving it')
   }
 
   async #tick (): Promise<void> {

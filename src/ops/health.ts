@@ -16,14 +16,17 @@ const SHUTTING_DOWN = 'the server is shutting down; retry on another instance'
 
 type Checks = Record<'keys' | 'clients' | 'features', string>
 
-/** What /ready checks: the key ring, the client registry and the feature store are open, and the store takes writes. */
+/** The key ring is loaded, and keyring.json was usable at the last read (else a rotation is not being applied). */
+function keysCheck (app: FastifyInstance): string {
+  if (!app.hasDecorator('keys') || app.keys === undefined || app.keys.view.signing === undefined) return 'not loaded'
+  const failure = app.keys.health.failure
+  return failure === undefined ? 'ok' : `keyring.json unusable (${failure.code}) since ${new Date(failure.since).toISOString()}: serving the last good ring`
+}
+
+/** What /ready checks: the key ring (and its file), the client registry and the feature store are open, and the store takes writes. */
 function readiness (app: FastifyInstance): Checks {
-  const loaded = (name: 'keys' | 'clients' | 'features'): 'ok' | 'not loaded' => app.hasDecorator(name) && app[name] !== undefined ? 'ok' : 'not loaded'
-  return {
-    keys: loaded('keys') === 'ok' && app.keys.view.signing !== undefined ? 'ok' : 'not loaded',
-    clients: loaded('clients'),
-    features: loaded('features') === 'ok' ? app.features.status() : 'not loaded'
-  }
+  const loaded = (name: 'clients' | 'features'): 'ok' | 'not loaded' => app.hasDecorator(name) && app[name] !== undefined ? 'ok' : 'not loaded'
+  return { keys: keysCheck(app), clients: loaded('clients'), features: loaded('features') === 'ok' ? app.features.status() : 'not loaded' }
 }
 
 /** Registered at the root (through the ops plugin) before every other route, so its onRequest hook sees them all. */
@@ -58,7 +61,7 @@ export function addHealth (app: FastifyInstance, opts: HealthOptions): void {
 
   app.get('/ready', {
     schema: {
-      summary: 'readiness: keys loaded, client registry and feature store open, the store taking writes and compacting, not shutting down or overloaded',
+      summary: 'readiness: keys loaded and keyring.json valid, client registry and feature store open, the store taking writes and compacting, not shutting down or overloaded',
       response: {
         200: { type: 'object', properties: { status: { type: 'string', enum: ['ready'] }, checks: { type: 'object', additionalProperties: { type: 'string' } } }, required: ['status', 'checks'] },
         503: { description: 'not ready (RFC 9457 problem)', ...Problem }

@@ -29,7 +29,7 @@ const Problem = {
 } as const
 
 export default fp(async function metricsPlugin (app: FastifyInstance, opts: MetricsOptions) {
-  const metrics = createMetrics(() => app.hasDecorator('keys') ? app.keys.view.ring : undefined, opts.clock)
+  const metrics = createMetrics(() => app.hasDecorator('keys') ? { ring: app.keys.view.ring, health: app.keys.health } : undefined, opts.clock)
   app.decorate('metrics', metrics)
 
   // The route *pattern* (`/features/collections/:collectionId/items`), never the URL: labels stay bounded.

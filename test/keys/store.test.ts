@@ -17,7 +17,16 @@ t.test('first start in an empty directory generates a current and a next key, mo
   t.teardown(() => { store.stop() })
   t.same(store.view.ring.keys.map(k => k.state), ['current', 'next'])
   t.equal((await stat(join(dir, RING_FILE))).mode & 0o777, 0o600)
-  t.same((await readdir(dir)).filter(f => f !== RING_FILE), [], 'no temp or lock file left behind')
+  t.same((await readdir(dir)).filter(f => f !== RING_FILE), [`${RING_FILE}.lock`], 'no temp file left behind; the lock file stays, empty')
+  t.equal(await readFile(join(dir, `${RING_FILE}.lock`), 'utf8'), '')
+})
+
+t.test('stores opening an empty directory at once agree on one generated ring', async t => {
+  const dir = join(t.testdir(), 'keys')
+  const stores = await Promise.all([0, 1, 2].map(async () => await KeyStore.open(options(dir))))
+  t.teardown(() => { for (const s of stores) s.stop() })
+  const onDisk = await loadRing(dir)
+  t.same(stores.map(s => s.view.signing.kid), stores.map(() => onDisk?.keys[0]?.kid), 'every store signs with the one current key on disk')
 })
 
 t.test('a corrupt key ring stops start-up and is never overwritten', async t => {

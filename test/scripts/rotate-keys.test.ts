@@ -5,6 +5,10 @@ import { rotateKeys } from '../../scripts/rotate-keys.js'
 import { loadRing } from '../../src/keys/store.js'
 import { serializeRing } from '../../src/keys/keyring.js'
 import { testRing } from '../helpers/app.js'
+import { holdLock } from '../helpers/lock-worker.js'
+import { LOCK_TIMEOUT_MS } from '../../src/file-lock.js'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 
 async function run (argv: string[], env: Record<string, string>) {
   const out: string[] = []
@@ -71,4 +75,39 @@ t.test('the script runs as a process with a non-zero exit on refusal', async t =
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, '--dry-run'], { env: { ...process.env, KEYS_DIR: dir } })
   t.match(stdout, /dry run/)
   await t.rejects(promisify(execFile)(process.execPath, ['--import', 'tsx', script, '--emergency', 'nope'], { env: { ...process.env, KEYS_DIR: dir } }), { code: 1 })
+})
+
+const script = new URL('../../scripts/rotate-keys.ts', import.meta.url).pathname
+const runProcess = async (argv: string[], env: Record<string, string>) =>
+  await promisify(execFile)(process.execPath, ['--import', 'tsx', script, ...argv], { env: { ...process.env, ...env } })
+    .then(r => ({ code: 0, ...r }), (err: { code: number, stdout: string, stderr: string }) => ({ code: err.code, stdout: err.stdout, stderr: err.stderr }))
+
+t.test('rotate-keys is not blocked by a lock file left empty, or naming a live process that does not hold it', async t => {
+  const dir = t.testdir({ 'keyring.json': serializeRing(await testRing()), 'keyring.json.lock': '' })
+  t.equal((await run(['--force'], { KEYS_DIR: dir })).code, 0, 'an empty lock file (a holder killed before it wrote)')
+  await writeFile(join(dir, 'keyring.json.lock'), String(process.pid))
+  t.equal((await run(['--force'], { KEYS_DIR: dir })).code, 0, 'a lock file naming this live, unrelated process')
+  t.equal((await loadRing(dir))?.keys.length, 4, 'both rotations happened')
+})
+
+t.test('concurrent rotate-keys processes each rotate once on top of the other: no rotation is lost', async t => {
+  const ring = await testRing()
+  const dir = t.testdir({ 'keyring.json': serializeRing(ring) })
+  const runs = await Promise.all([0, 1, 2, 3].map(async () => await runProcess(['--force'], { KEYS_DIR: dir })))
+  t.same(runs.map(r => r.code), [0, 0, 0, 0])
+  const after = await loadRing(dir)
+  t.equal(after?.keys.length, 6, 'the two keys plus one new key per rotation')
+  t.same(after?.keys.map(k => k.state), ['retired', 'retired', 'retired', 'retired', 'current', 'next'])
+})
+
+t.test('rotate-keys waits for a process holding the lock, then exits 1 with APP_STORE_LOCKED naming it', async t => {
+  const dir = t.testdir({ 'keyring.json': serializeRing(await testRing()) })
+  const holder = await holdLock(t, join(dir, 'keyring.json'))
+  const started = performance.now()
+  const result = await runProcess(['--force'], { KEYS_DIR: dir })
+  t.equal(result.code, 1, result.stderr)
+  t.match(result.stderr, new RegExp(`rotate-keys: APP_STORE_LOCKED .*keyring\\.json is locked by another process \\(pid ${String(holder.child.pid)} on `))
+  t.ok(performance.now() - started >= LOCK_TIMEOUT_MS, 'after waiting the lock timeout')
+  await holder.kill()
+  t.equal((await runProcess(['--force'], { KEYS_DIR: dir })).code, 0, 'the holder killed, the next rotation runs')
 })
