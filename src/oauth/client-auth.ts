@@ -55,8 +55,8 @@ export function requestCredentials (request: FastifyRequest): PresentedCredentia
 }
 
 /** The authenticated client; unknown client, wrong secret and disabled client answer alike. */
-export function authenticateClient (directory: ClientDirectory, presented: PresentedCredentials): Client {
-  const client = directory.authenticate(presented.clientId, presented.secret)
+export function authenticateClient (directory: ClientDirectory, presented: PresentedCredentials, nowMs: number): Client {
+  const client = directory.authenticate(presented.clientId, presented.secret, nowMs)
   if (client === null) throw failed(`client ${presented.clientId} failed ${presented.method}`)
   return client
 }
