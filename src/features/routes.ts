@@ -153,7 +153,7 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
     for (let attempt = 0; ; attempt++) {
       const current = store.get(org, d.id, featureId)
       if (current === undefined) throw notFound(`no feature ${featureId} in collection ${collectionId}`)
-      if (!ifMatchAllows(given, current.etag)) throw preconditionFailed()
+      if (!ifMatchAllows(given, current.etag)) throw preconditionFailed(given)
       const { id: _id, ...base } = current.feature
       const merged = mergePatch(base, request.body) as Feature
       try {
