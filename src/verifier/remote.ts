@@ -23,6 +23,11 @@ export interface RemoteVerifierOptions {
   clock?: () => number
 }
 
+// Re-exported types also make this module's declaration file load guard.d.ts, whose augmentations declare
+// app.authenticate, app.requireScope and request.user for the consumer's compiler.
+export type { KeySource } from './guard.js'
+export type { AccessTokenClaims } from '../tokens/access-token.js'
+
 declare module 'fastify' {
   interface FastifyInstance {
     /** preHandler hook (after `authenticate`): asks the issuer (RFC 7662) whether the token is still active. */
@@ -42,8 +47,13 @@ function checkOptions (opts: RemoteVerifierOptions): void {
     if (v !== undefined && (!Number.isInteger(v) || v < 0)) bad(`${name} ${JSON.stringify(v)} must be a non-negative integer`)
   }
   const intro = opts.introspection
-  if (intro !== undefined && (typeof intro.clientId !== 'string' || intro.clientId === '' || typeof intro.clientSecret !== 'string' || intro.clientSecret === '')) {
-    bad('introspection needs clientId and clientSecret')
+  if (intro !== undefined) {
+    // Usually read from the environment: an unset variable arrives here as undefined or "". Name which one.
+    const missing = (['clientId', 'clientSecret'] as const).filter(k => typeof intro[k] !== 'string' || intro[k] === '')
+    if (missing.length > 0) {
+      bad(`${missing.map(k => `introspection.${k} is ${JSON.stringify(intro[k]) ?? 'undefined'}`).join(' and ')}: ` +
+        'give the id and secret of a client with the tokens:introspect scope, or leave introspection out (it is optional; without it requireActive is unavailable)')
+    }
   }
 }
 

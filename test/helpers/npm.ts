@@ -3,15 +3,23 @@ import { execFile } from 'node:child_process'
 
 export const ROOT = new URL('../..', import.meta.url).pathname
 
+/**
+ * The environment a user's shell would have: without the variables of the `npm test` running us (npm_config_*,
+ * lifecycle) and of tap (its NODE_OPTIONS loaders would run inside every node the commands start).
+ */
+export function userEnv (extra: Record<string, string> = {}): Record<string, string> {
+  const own = Object.entries(process.env).filter(([k, v]) => v !== undefined && !/^(npm_(config|lifecycle|package)_|TAP_|_TAPJS_|NODE_OPTIONS$)/i.test(k))
+  return { ...Object.fromEntries(own) as Record<string, string>, ...extra }
+}
+
 export interface NpmResult { code: number, stdout: string, stderr: string, ms: number }
 
 /** Runs npm with `args` in `cwd` (the checkout by default); never throws on a non-zero exit. */
 export async function npm (args: readonly string[], env: Record<string, string> = {}, cwd = ROOT, timeoutMs = 60_000): Promise<NpmResult> {
   const started = Date.now()
-  // The outer `npm test` exports its own npm_config_* and lifecycle variables: the inner npm must see only its own.
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_(config|lifecycle|package)_/i.test(k)))
   return await new Promise(resolve => {
-    execFile('npm', [...args], { cwd, env: { ...clean, ...env }, timeout: timeoutMs }, (err, stdout, stderr) => {
+    // Through env -u: tap's process tracking adds its loader (NODE_OPTIONS) to every child it sees spawned.
+    execFile('env', ['-u', 'NODE_OPTIONS', 'npm', ...args], { cwd, env: userEnv(env), timeout: timeoutMs }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1
       resolve({ code, stdout, stderr, ms: Date.now() - started })
     })
