@@ -10,7 +10,7 @@
 //                                                    line of its output ("…" matches anything)
 //   <!-- doctest: skip REASON -->                   shown but not run (a cron line, a placeholder), with the reason
 import { spawn } from 'node:child_process'
-import { readFile, readdir } from 'node:fs/promises'
+import { copyFile, mkdir, readFile, readdir, symlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { userEnv } from './npm.js'
 
@@ -76,12 +76,14 @@ export function program (blocks: readonly Block[], replace: Readonly<Record<stri
   const parts = [
     // tap's process tracking adds its loader to every child it sees spawned: a reader's shell has none of it.
     'unset NODE_OPTIONS; for v in $(compgen -e | grep -E "^(_TAPJS_|TAP_|TAP$)"); do unset "$v"; done',
+    // A block's output is what a terminal shows: both streams. The runner's own messages go to fd 3.
+    'exec 3>&2 2>&1',
     'set -euo pipefail',
     'DOCTEST_GROUPS=()',
     'DOCTEST_AT=start',
     // Ctrl-C in a terminal signals the whole foreground process group: npm, its shell, node.
     'doctest_stop () { for g in "${DOCTEST_GROUPS[@]}"; do kill -INT -- "-$g" 2>/dev/null || true; done; for g in "${DOCTEST_GROUPS[@]}"; do for i in $(seq 100); do kill -0 -- "-$g" 2>/dev/null || break; sleep 0.1; done; done; DOCTEST_GROUPS=(); }',
-    'trap \'rc=$?; [ "$rc" -eq 0 ] || echo "doctest: failed with status $rc in the block at $DOCTEST_AT" >&2; doctest_stop\' EXIT'
+    'trap \'rc=$?; [ "$rc" -eq 0 ] || echo "doctest: failed with status $rc in the block at $DOCTEST_AT" >&3; doctest_stop\' EXIT'
   ]
   blocks.forEach((b, n) => {
     if (b.attrs.output) return
@@ -95,10 +97,10 @@ export function program (blocks: readonly Block[], replace: Readonly<Record<stri
       parts.push('doctest_stop')
       parts.push(`setsid bash -c ${JSON.stringify(text)} > .doctest-${n}.log 2>&1 &`, 'DOCTEST_GROUPS+=($!)')
       parts.push(`for i in $(seq 600); do (exec 3<>/dev/tcp/${host}/${port}) 2>/dev/null && break; sleep 0.1; done`)
-      parts.push(`(exec 3<>/dev/tcp/${host}/${port}) 2>/dev/null || { cat .doctest-${n}.log >&2; echo "doctest: never listened on ${host}:${port}" >&2; exit 97; }`)
-      parts.push(`sleep 0.2; cat .doctest-${n}.log`)
+      parts.push(`(exec 3<>/dev/tcp/${host}/${port}) 2>/dev/null || { cat .doctest-${n}.log >&3; echo "doctest: never listened on ${host}:${port}" >&3; exit 97; }`)
+      parts.push(`sleep 0.3; cat .doctest-${n}.log`)
     } else if (b.attrs.exit !== 0) {
-      parts.push(`rc=0; ( ${text}\n) || rc=$?`, `[ "$rc" -eq ${b.attrs.exit} ] || { echo "doctest: exited $rc, documented ${b.attrs.exit}" >&2; exit 98; }`)
+      parts.push(`rc=0; ( ${text}\n) || rc=$?`, `[ "$rc" -eq ${b.attrs.exit} ] || { echo "doctest: exited $rc, documented ${b.attrs.exit}" >&3; exit 98; }`)
     } else {
       parts.push(text)
     }
@@ -112,6 +114,7 @@ export interface Run { code: number, stdout: string, stderr: string, outputs: Ma
 /** Runs the program with bash in `cwd`; `outputs` maps each block's index to what it printed. */
 export async function runScenario (blocks: readonly Block[], cwd: string, env: Record<string, string>, replace: Readonly<Record<string, string>> = {}, timeoutMs = 600_000): Promise<Run> {
   const child = spawn('bash', ['-c', program(blocks, replace)], { cwd, env: userEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
+  // stderr carries the runner's own messages (fd 3); the blocks' stderr is in stdout, as on a terminal.
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => { stdout += String(d) })
@@ -139,14 +142,33 @@ export function matchesOutput (documented: string, printed: string): string | un
   return undefined
 }
 
-/** Checks each output block against what the block before it printed; returns the mismatches. */
-export function checkOutputs (blocks: readonly Block[], run: Run): string[] {
+/** Checks each output block (with the run's replacements) against what the block before it printed. */
+export function checkOutputs (blocks: readonly Block[], run: Run, replace: Readonly<Record<string, string>> = {}): string[] {
   const problems: string[] = []
   blocks.forEach((b, n) => {
     if (!b.attrs.output) return
     const printed = run.outputs.get(n - 1) ?? ''
-    const miss = matchesOutput(b.text, printed)
+    const miss = matchesOutput(Object.entries(replace).reduce((t, [from, to]) => t.split(from).join(to), b.text), printed)
     if (miss !== undefined) problems.push(`${b.file}:${b.line}: ${miss}\n--- printed:\n${printed}`)
   })
   return problems
+}
+
+/** What to show when a run failed: the end of what the blocks printed, and the runner's message. */
+export function failure (run: Run): string {
+  return `${run.stdout.slice(-3000)}\n${run.stderr}`
+}
+
+/**
+ * A directory that looks like a fresh checkout after `npm install` (the build, scripts and dependencies linked to
+ * this one) with its own empty keys/ and a data/ holding only the seed: where a doc's `npm start` and admin
+ * commands run with their default DATA_DIR and KEYS_DIR, as in a reader's checkout.
+ */
+export async function checkoutReplica (dir: string): Promise<string> {
+  for (const name of ['package.json', 'node_modules', 'dist', 'scripts', 'src', 'tsconfig.json', 'tsconfig.build.json']) {
+    await symlink(join(ROOT, name), join(dir, name))
+  }
+  await mkdir(join(dir, 'data'))
+  await copyFile(join(ROOT, 'data', 'seed.geojson'), join(dir, 'data', 'seed.geojson'))
+  return dir
 }
