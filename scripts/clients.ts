@@ -1,11 +1,11 @@
 // CLI: add, list, enable, disable and delete OAuth clients in DATA_DIR/clients.json, and rotate a client's secret;
 // the running service reloads the file.
 import { parseArgs } from 'node:util'
-import { pathToFileURL } from 'node:url'
 import { loadConfig } from '../src/config.js'
 import { addClient, deleteClient, disableClient, enableClient, rotateSecret, type ClientsFile } from '../src/clients/registry.js'
 import { loadClients, updateClients } from '../src/clients/store.js'
 import { swallowedByNpm } from '../src/npm-options.js'
+import { isMain } from './cli.js'
 
 const USAGE = `usage (--silent keeps npm's own lines out of the output, so --json output is only JSON):
   npm run --silent add-client -- --org ORG --scopes "features:read features:write" [--grants "client_credentials"] [--json]
@@ -124,7 +124,7 @@ export async function clientsCli (argv: string[], env: Record<string, string | u
   return 2
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isMain(import.meta.url)) {
   clientsCli(process.argv.slice(2), process.env, { out: l => { console.log(l) }, err: l => { console.error(l) }, now: () => new Date() })
     .then(code => { process.exitCode = code }, (err: unknown) => { console.error(`clients: ${(err as Error).message}`); process.exitCode = 1 })
 }

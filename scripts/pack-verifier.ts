@@ -4,9 +4,10 @@ import { execFile } from 'node:child_process'
 import { mkdir, readFile, rm, writeFile, copyFile } from 'node:fs/promises'
 import { dirname, join, relative, resolve } from 'node:path'
 import { isBuiltin } from 'node:module'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import { swallowedByNpm } from '../src/npm-options.js'
+import { isMain } from './cli.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const ENTRY = 'dist/src/verifier/remote'
@@ -83,7 +84,7 @@ export async function packVerifier (root: string, outDir: string): Promise<strin
   return join(outDir, packed?.filename ?? '')
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isMain(import.meta.url)) {
   const swallowed = swallowedByNpm(process.env, OPTIONS, process.argv.slice(2))
   if (swallowed !== undefined) { console.error(`pack:verifier: ${swallowed}`); process.exit(2) }
   let args

@@ -1,12 +1,12 @@
 // CLI: rotate the signing keys in KEYS_DIR (cron-safe), or remove a compromised key at once.
 import { parseArgs } from 'node:util'
-import { pathToFileURL } from 'node:url'
 import { loadConfig, minPublishMs, retentionMs } from '../src/config.js'
 import { newRingKey } from '../src/keys/generate.js'
 import { loadRing, saveRing, updateRing } from '../src/keys/store.js'
 import { emergency, rotate } from '../src/keys/rotation.js'
 import { checkRing, type KeyRing } from '../src/keys/keyring.js'
 import { swallowedByNpm } from '../src/npm-options.js'
+import { isMain } from './cli.js'
 
 const USAGE = `usage: npm run rotate-keys -- [--dry-run] [--force] [--emergency KID]
   (no option)      promote next to current, retire current, add a new next, delete expired retired keys
@@ -102,7 +102,7 @@ export async function rotateKeys (argv: string[], env: Record<string, string | u
   })
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isMain(import.meta.url)) {
   rotateKeys(process.argv.slice(2), process.env, { out: l => { console.log(l) }, err: l => { console.error(l) }, now: Date.now })
     .then(code => { process.exitCode = code }, (err: unknown) => {
       const e = err as { code?: string, message?: string }

@@ -6,7 +6,7 @@ import { ConfigInvalid } from './errors.js'
 export const ConfigSchema = Type.Object({
   HOST: Type.String({ default: '127.0.0.1', minLength: 1, description: 'interface to listen on' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'TCP port' }),
-  ISSUER: Type.String({ default: '', pattern: '^(https?://[^\\s?#]+[^/\\s?#])?$', accepts: 'an http(s) URL with no trailing slash, query or fragment, such as https://auth.example.com or http://127.0.0.1:3000 ("" means http://HOST:PORT)', description: 'public base URL, exactly the `iss` of every token: http(s)://host[:port][/path], no trailing slash (default http://HOST:PORT)' }),
+  ISSUER: Type.String({ default: '', pattern: '^(https?://[^\\s?#]+[^/\\s?#])?$', accepts: 'an http(s) URL with no trailing slash, query or fragment, such as https://auth.example.com or http://localhost:3000 ("" means http://HOST:PORT)', description: 'public base URL, exactly the `iss` of every token: http(s)://host[:port][/path], no trailing slash (default http://HOST:PORT)' }),
   AUDIENCE: Type.String({ default: '', description: '`aud` of access tokens (default ISSUER + /features)' }),
   KEYS_DIR: Type.String({ default: 'keys', minLength: 1, description: 'directory holding keyring.json' }),
   DATA_DIR: Type.String({ default: 'data', minLength: 1, description: 'directory holding clients.json and feature data' }),
@@ -16,7 +16,7 @@ export const ConfigSchema = Type.Object({
   CLOCK_TOLERANCE_S: Type.Integer({ minimum: 0, maximum: 300, default: 30, description: 'allowed clock skew on exp/nbf/iat (s)' }),
   JWKS_MAX_AGE_S: Type.Integer({ minimum: 0, maximum: 86400, default: 300, description: 'Cache-Control max-age of the JWKS (s); a next key is published this long (+ tolerance) before it signs' }),
   RELOAD_INTERVAL_MS: Type.Integer({ minimum: 100, maximum: 5000, default: 1000, description: 'how often keyring.json and clients.json are checked for changes (ms)' }),
-  TRUSTED_ISSUERS_FILE: Type.String({ default: '', description: 'JSON file of external identity providers whose assertions the jwt-bearer grant accepts ("" for none); see README' }),
+  TRUSTED_ISSUERS_FILE: Type.String({ default: '', description: 'JSON file of external identity providers whose assertions the jwt-bearer grant accepts ("" for none); see docs/federation.md' }),
   REFRESH_TOKEN_IDLE_S: Type.Integer({ minimum: 60, maximum: 31536000, default: 86400, description: 'a refresh token unused this long expires (s)' }),
   REFRESH_TOKEN_ABSOLUTE_S: Type.Integer({ minimum: 60, maximum: 31536000, default: 2592000, description: 'no refresh token outlives its first grant by more than this (s)' }),
   DEMO_CLIENTS: Type.Boolean({ default: true, description: 'on first start, create demo orgs acme and globex with one client each' }),

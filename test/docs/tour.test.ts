@@ -4,6 +4,8 @@ import t from 'tap'
 import { checkoutReplica, checkOutputs, failure, runScenario, scenario } from '../helpers/doctest.js'
 import { freePort } from '../helpers/net.js'
 
+t.setTimeout(900_000)
+
 t.test('the README tour runs as written against npm start', { timeout: 300_000 }, async t => {
   const blocks = await scenario('tour')
   t.ok(blocks.filter(b => !b.attrs.output).length >= 5, 'the tour has its runnable blocks')

@@ -10,6 +10,8 @@ import { listenIssuer, freePort } from '../helpers/net.js'
 import { tokenFor } from '../helpers/app.js'
 import { checkOutputs, failure, ROOT, runScenario, scenario } from '../helpers/doctest.js'
 
+t.setTimeout(900_000)
+
 t.test('the documented verifier example installs from the packed tarball, type-checks strictly and verifies a real issuer\'s tokens', { timeout: 900_000 }, async t => {
   const blocks = await scenario('verifier')
   t.ok(blocks.length >= 8, `${blocks.length} runnable blocks in docs/remote-verification.md`)

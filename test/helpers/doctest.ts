@@ -21,6 +21,8 @@ export interface Block {
   file: string
   line: number
   scenario: string
+  /** The marker's text after the scenario name: attributes, or a skip's reason. */
+  rest: string
   lang: string
   text: string
   attrs: { file?: string, background: boolean, wait?: string, exit: number, output: boolean }
@@ -44,6 +46,7 @@ export async function allBlocks (): Promise<Block[]> {
         file,
         line: start + 1,
         scenario: marker?.[1] ?? '',
+        rest: rest.trim(),
         lang: fence[1] ?? '',
         text: lines.slice(start + 1, end).join('\n'),
         attrs: {
