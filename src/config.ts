@@ -84,7 +84,7 @@ export function minPublishMs (config: Config): number {
   return (config.JWKS_MAX_AGE_S + config.CLOCK_TOLERANCE_S) * 1000 + 2 * config.RELOAD_INTERVAL_MS
 }
 
-/** Markdown table of every variable, used by the README test to keep the docs true. */
+/** Markdown table of every variable: docs/configuration.md holds it, and test/config.test.ts keeps the two identical. */
 export function configTable (): string {
   const rows = Object.entries(ConfigSchema.properties).map(([name, s]) => {
     const schema = s as { default?: unknown, description?: string, minimum?: number, maximum?: number, enum?: unknown[], anyOf?: Array<{ const: unknown }>, type?: string }
