@@ -1,18 +1,22 @@
 // CLI: rotate the signing keys in KEYS_DIR (cron-safe), or remove a compromised key at once.
 import { parseArgs } from 'node:util'
-import { pathToFileURL } from 'node:url'
 import { loadConfig, minPublishMs, retentionMs } from '../src/config.js'
 import { newRingKey } from '../src/keys/generate.js'
 import { loadRing, saveRing, updateRing } from '../src/keys/store.js'
 import { emergency, rotate } from '../src/keys/rotation.js'
 import { checkRing, type KeyRing } from '../src/keys/keyring.js'
+import { swallowedByNpm } from '../src/npm-options.js'
+import { isMain } from './cli.js'
 
 const USAGE = `usage: npm run rotate-keys -- [--dry-run] [--force] [--emergency KID]
   (no option)      promote next to current, retire current, add a new next, delete expired retired keys
   --dry-run        print what the rotation would do; change nothing
   --force          rotate even if the next key is too new for remote caches (prints a warning)
   --emergency KID  the key KID is compromised: remove it now; tokens it signed stop verifying
-Reads KEYS_DIR, KEY_SIZE, ACCESS_TOKEN_TTL_S, CLOCK_TOLERANCE_S, JWKS_MAX_AGE_S from the environment.`
+The options go after \`--\` (before it, npm takes them for itself and the script refuses to run).
+Reads KEYS_DIR, KEY_SIZE, ACCESS_TOKEN_TTL_S, CLOCK_TOLERANCE_S, JWKS_MAX_AGE_S, RELOAD_INTERVAL_MS from the environment.`
+
+const OPTIONS = { 'dry-run': { type: 'boolean' }, force: { type: 'boolean' }, emergency: { type: 'string' }, help: { type: 'boolean' } } as const
 
 export interface Io { out: (line: string) => void, err: (line: string) => void, now: () => number }
 
@@ -41,9 +45,11 @@ function joinEmergencyValue (argv: readonly string[]): string[] {
 
 /** Runs the CLI; returns the exit code. */
 export async function rotateKeys (argv: string[], env: Record<string, string | undefined>, io: Io): Promise<number> {
+  const swallowed = swallowedByNpm(env, OPTIONS, argv)
+  if (swallowed !== undefined) { io.err(`rotate-keys: ${swallowed}`); return 2 }
   let args
   try {
-    args = parseArgs({ args: joinEmergencyValue(argv), strict: true, options: { 'dry-run': { type: 'boolean' }, force: { type: 'boolean' }, emergency: { type: 'string' }, help: { type: 'boolean' } } }).values
+    args = parseArgs({ args: joinEmergencyValue(argv), strict: true, options: OPTIONS }).values
   } catch (err) {
     io.err(`rotate-keys: ${(err as Error).message}\n${USAGE}`)
     return 2
@@ -69,7 +75,18 @@ export async function rotateKeys (argv: string[], env: Record<string, string | u
         `and remote verifiers drop it when their JWKS cache (max-age ${config.JWKS_MAX_AGE_S} s) expires`)
     } else {
       const result = rotate(ring, fresh, now, { minPublishMs: minPublishMs(config), retentionMs: retention }, args.force === true)
-      if ('refused' in result) { io.err(`rotate-keys: refused: ${result.refused}; use --force to override`); return 1 }
+      if ('refused' in result) {
+        // The table and the date it becomes possible: a refusal alone leaves the operator guessing (a fresh install
+        // refuses its first rotation for JWKS_MAX_AGE_S + CLOCK_TOLERANCE_S, ~5.5 minutes with the defaults).
+        const wait = Math.max(1, Math.ceil((result.allowedAt - now) / 1000))
+        io.err(`rotate-keys: refused${args['dry-run'] === true ? ' (dry run)' : ''}: ${result.refused}.\n` +
+          `A next key signs only once every verifier's cached JWKS can contain it: JWKS_MAX_AGE_S (${config.JWKS_MAX_AGE_S} s) ` +
+          `+ CLOCK_TOLERANCE_S (${config.CLOCK_TOLERANCE_S} s) + two reload intervals after it was published.\n` +
+          `The rotation is allowed from ${iso(result.allowedAt)} (in ${wait} s); --force rotates now and may make ` +
+          'remote verifiers refuse tokens until their cache expires. Nothing was changed; the ring is:')
+        io.out(ringTable(ring, retention))
+        return 1
+      }
       for (const reason of result.overridden) io.err(`rotate-keys: WARNING (--force): ${reason}`)
       if (result.removed.length > 0) io.out(`deleted expired retired keys: ${result.removed.join(', ')}`)
       next = result.ring
@@ -85,7 +102,7 @@ export async function rotateKeys (argv: string[], env: Record<string, string | u
   })
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isMain(import.meta.url)) {
   rotateKeys(process.argv.slice(2), process.env, { out: l => { console.log(l) }, err: l => { console.error(l) }, now: Date.now })
     .then(code => { process.exitCode = code }, (err: unknown) => {
       const e = err as { code?: string, message?: string }

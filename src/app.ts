@@ -12,7 +12,15 @@ import swagger from '@fastify/swagger'
 import ops from './ops/plugin.js'
 import featureApi, { featureStore } from './features/plugin.js'
 import { join } from 'node:path'
+import { openApiOptions } from './ops/docs.js'
+import type { Scope } from './tokens/claims.js'
 import type { VerificationRules } from './verifier/rules.js'
+
+const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
+  'features:read': 'read your organization\'s features',
+  'features:write': 'create, replace, update and delete your organization\'s features',
+  'tokens:introspect': 'introspect tokens issued to other clients (resource servers)'
+}
 
 export interface AppDeps {
   clock?: () => number
@@ -39,15 +47,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     logController: new AccessLog(),
     allowErrorHandlerOverride: false
   })
-  // Collects every route's schemas: the OpenAPI document at /features/api (the OGC service-desc).
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: { title: 'geotoken', version: '0.1.0', description: 'OAuth 2.0 token service and org-scoped OGC API - Features' },
-      servers: [{ url: config.ISSUER }],
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } }
-    }
-  })
+  // Collects every route's schemas: the OpenAPI document at /features/api (the OGC service-desc) and /docs/json.
+  await app.register(swagger, openApiOptions(config.ISSUER, SCOPE_DESCRIPTIONS, () => app.features.collections()))
   // Security headers, closing/overload 503s, metrics, /health, /ready, /docs: before every other route and hook.
   await app.register(ops, {
     metricsToken: config.METRICS_TOKEN, issuer: config.ISSUER, clock,

@@ -6,7 +6,7 @@ import { ConfigInvalid } from './errors.js'
 export const ConfigSchema = Type.Object({
   HOST: Type.String({ default: '127.0.0.1', minLength: 1, description: 'interface to listen on' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'TCP port' }),
-  ISSUER: Type.String({ default: '', pattern: '^(https?://[^\\s?#]+[^/\\s?#])?$', description: 'public base URL, exactly the `iss` of every token: http(s)://host[:port][/path], no trailing slash (default http://HOST:PORT)' }),
+  ISSUER: Type.String({ default: '', pattern: '^(https?://[^\\s?#]+[^/\\s?#])?$', accepts: 'an http(s) URL with no trailing slash, query or fragment, such as https://auth.example.com or http://localhost:3000 ("" means http://HOST:PORT)', description: 'public base URL, exactly the `iss` of every token: http(s)://host[:port][/path], no trailing slash (default http://HOST:PORT)' }),
   AUDIENCE: Type.String({ default: '', description: '`aud` of access tokens (default ISSUER + /features)' }),
   KEYS_DIR: Type.String({ default: 'keys', minLength: 1, description: 'directory holding keyring.json' }),
   DATA_DIR: Type.String({ default: 'data', minLength: 1, description: 'directory holding clients.json and feature data' }),
@@ -17,14 +17,14 @@ export const ConfigSchema = Type.Object({
   CLOCK_TOLERANCE_S: Type.Integer({ minimum: 0, maximum: 300, default: 30, description: 'allowed clock skew on exp/nbf/iat (s)' }),
   JWKS_MAX_AGE_S: Type.Integer({ minimum: 0, maximum: 86400, default: 300, description: 'Cache-Control max-age of the JWKS (s); a next key is published this long (+ tolerance) before it signs' }),
   RELOAD_INTERVAL_MS: Type.Integer({ minimum: 100, maximum: 5000, default: 1000, description: 'how often keyring.json and clients.json are checked for changes (ms)' }),
-  TRUSTED_ISSUERS_FILE: Type.String({ default: '', description: 'JSON file of external identity providers whose assertions the jwt-bearer grant accepts ("" for none); see README' }),
+  TRUSTED_ISSUERS_FILE: Type.String({ default: '', description: 'JSON file of external identity providers whose assertions the jwt-bearer grant accepts ("" for none); see docs/federation.md' }),
   REFRESH_TOKEN_IDLE_S: Type.Integer({ minimum: 60, maximum: 31536000, default: 86400, description: 'a refresh token unused this long expires (s)' }),
   REFRESH_TOKEN_ABSOLUTE_S: Type.Integer({ minimum: 60, maximum: 31536000, default: 2592000, description: 'no refresh token outlives its first grant by more than this (s)' }),
-  DEMO_CLIENTS: Type.Boolean({ default: true, description: 'on first start, create demo orgs acme and globex with one client each' }),
+  DEMO_CLIENTS: Type.Boolean({ default: true, description: 'on first start, create demo orgs acme and globex with one client each (their secrets go to DATA_DIR/demo-credentials.json, mode 0600)' }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'pino log level' }),
-  TRUST_PROXY: Type.String({ default: '', pattern: '^((loopback|linklocal|uniquelocal|[0-9A-Fa-f.:]+(/[0-9]{1,3})?)( *, *(loopback|linklocal|uniquelocal|[0-9A-Fa-f.:]+(/[0-9]{1,3})?))*)?$', description: 'addresses or CIDRs of the reverse proxies whose X-Forwarded-For is believed, comma-separated (also loopback, linklocal, uniquelocal); "" trusts none, so the client IP is the TCP peer' }),
-  CORS_ORIGINS: Type.String({ default: '', pattern: '^(https?://[^\\s,/]+( *, *https?://[^\\s,/]+)*)?$', description: 'browser origins allowed to call the feature API, comma-separated (e.g. https://map.example.com); "" allows none. JWKS and metadata are readable from any origin' }),
-  METRICS_TOKEN: Type.String({ default: '', pattern: '^([!-~]{16,})?$', description: 'bearer token Prometheus presents at GET /metrics (16+ visible ASCII characters); "" disables /metrics (404)' }),
+  TRUST_PROXY: Type.String({ default: '', accepts: 'comma-separated IP addresses or CIDR ranges (such as 10.0.0.0/8, 192.168.1.10) or the words loopback, linklocal, uniquelocal; "" trusts no proxy', pattern: '^((loopback|linklocal|uniquelocal|[0-9A-Fa-f.:]+(/[0-9]{1,3})?)( *, *(loopback|linklocal|uniquelocal|[0-9A-Fa-f.:]+(/[0-9]{1,3})?))*)?$', description: 'addresses or CIDRs of the reverse proxies whose X-Forwarded-For is believed, comma-separated (also loopback, linklocal, uniquelocal); "" trusts none, so the client IP is the TCP peer' }),
+  CORS_ORIGINS: Type.String({ default: '', accepts: 'comma-separated origins, each a scheme and host[:port] with no path or trailing slash (such as https://map.example.com, http://localhost:5173); "" allows none', pattern: '^(https?://[^\\s,/]+( *, *https?://[^\\s,/]+)*)?$', description: 'browser origins allowed to call the feature API, comma-separated (e.g. https://map.example.com); "" allows none. JWKS and metadata are readable from any origin' }),
+  METRICS_TOKEN: Type.String({ default: '', accepts: '16 or more visible ASCII characters (no spaces), such as the output of openssl rand -hex 24; "" disables /metrics', pattern: '^([!-~]{16,})?$', description: 'bearer token Prometheus presents at GET /metrics (16+ visible ASCII characters); "" disables /metrics (404)' }),
   TOKEN_RATE_PER_IP: Type.Integer({ minimum: 1, maximum: 1000000, default: 300, description: 'requests to /oauth/token, /oauth/revoke and unauthenticated /oauth/introspect allowed per client IP per TOKEN_RATE_WINDOW_S; then 429' }),
   TOKEN_RATE_PER_CLIENT: Type.Integer({ minimum: 1, maximum: 1000000, default: 60, description: 'authenticated /oauth/token and /oauth/revoke requests allowed per client per TOKEN_RATE_WINDOW_S; then 429' }),
   TOKEN_RATE_INTROSPECT_PER_CLIENT: Type.Integer({ minimum: 1, maximum: 10000000, default: 6000, description: 'authenticated /oauth/introspect requests allowed per client per TOKEN_RATE_WINDOW_S (a resource server may introspect every request); then 429' }),
@@ -42,6 +42,20 @@ export const ConfigSchema = Type.Object({
 const SECRET_VARIABLES = new Set(['METRICS_TOKEN'])
 
 type RawConfig = Static<typeof ConfigSchema>
+
+interface VariableSchema { type?: string, minimum?: number, maximum?: number, enum?: unknown[], anyOf?: Array<{ const: unknown }>, minLength?: number, accepts?: string }
+
+/** What a variable accepts, in words: read from its schema, so a raw pattern never reaches an operator. */
+function accepted (name: string): string {
+  const schema = (ConfigSchema.properties as Record<string, VariableSchema | undefined>)[name]
+  if (schema === undefined) return 'a known setting'
+  const choices = schema.enum ?? schema.anyOf?.map(a => a.const)
+  if (choices !== undefined) return `one of ${choices.join(', ')}`
+  if (schema.type === 'integer') return `a whole number from ${schema.minimum ?? 0} to ${schema.maximum ?? Number.MAX_SAFE_INTEGER}`
+  if (schema.type === 'boolean') return 'true or false'
+  if (schema.accepts !== undefined) return schema.accepts
+  return schema.minLength !== undefined ? 'a non-empty text' : 'a text (see docs/configuration.md)'
+}
 export type Config = Readonly<RawConfig>
 
 /** Validates the environment once; a bad value throws APP_CONFIG_INVALID naming every bad variable. */
@@ -51,14 +65,12 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   const known = Object.fromEntries(Object.keys(ConfigSchema.properties).flatMap(k => env[k] === undefined || (env[k] === '' && !isText(k)) ? [] : [[k, env[k]]]))
   const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, Value.Clean(ConfigSchema, { ...known })))
   if (!Value.Check(ConfigSchema, value)) {
-    const problems = [...Value.Errors(ConfigSchema, value)].map(e => {
-      const name = e.instancePath.slice(1) || e.schemaPath
-      const allowed = (e.params as { allowedValues?: unknown[] }).allowedValues
+    const names = [...new Set([...Value.Errors(ConfigSchema, value)].map(e => e.instancePath.slice(1) || e.schemaPath))]
+    throw new ConfigInvalid(names.map(name => {
       // A secret is named, never echoed: this message reaches the logs.
       const shown = SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(known[name] ?? null)
-      return `${name}=${shown} ${allowed !== undefined ? `must be one of ${allowed.join(', ')}` : e.message}`
-    })
-    throw new ConfigInvalid([...new Set(problems)].join('; '))
+      return `${name}=${shown} is not accepted: it must be ${accepted(name)}.`
+    }).join(' '))
   }
   const config = value as RawConfig
   const issuer = config.ISSUER || `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${config.PORT}`
@@ -75,7 +87,7 @@ export function minPublishMs (config: Config): number {
   return (config.JWKS_MAX_AGE_S + config.CLOCK_TOLERANCE_S) * 1000 + 2 * config.RELOAD_INTERVAL_MS
 }
 
-/** Markdown table of every variable, used by the README test to keep the docs true. */
+/** Markdown table of every variable: docs/configuration.md holds it, and test/config.test.ts keeps the two identical. */
 export function configTable (): string {
   const rows = Object.entries(ConfigSchema.properties).map(([name, s]) => {
     const schema = s as { default?: unknown, description?: string, minimum?: number, maximum?: number, enum?: unknown[], anyOf?: Array<{ const: unknown }>, type?: string }

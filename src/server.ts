@@ -1,19 +1,28 @@
 // Process entry: config from the environment, listen, reload on SIGHUP, close gracefully on SIGINT/SIGTERM.
-// Only types are imported statically: the application's modules take a second or more to load, and SIGHUP's handler
-// is installed before them (see reloadOnSighup).
+// Only types and small modules are imported statically: the application's modules take a second or more to load,
+// and SIGHUP's handler is installed before them (see reloadOnSighup).
 import type { FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
 import type { DemoClient } from './clients/store.js'
+import { takenByNpm } from './npm-options.js'
 
-function banner (config: Config, demo: DemoClient[]): string {
-  const lines = [`geotoken listening on ${config.ISSUER}`]
-  for (const c of demo) {
-    lines.push('', `demo client for org "${c.org}" (the secret is shown only now; it is stored hashed):`,
-      `  curl -s -u '${c.client_id}:${c.client_secret}' -d grant_type=client_credentials ${config.ISSUER}/oauth/token`)
+// No secret in here: stdout is the log stream. The demo secrets are in a 0600 file (src/clients/demo-credentials.ts).
+function banner (config: Config, demo: DemoClient[], credentials: string | undefined): string {
+  const lines = [`geotoken listening on ${config.ISSUER} (pid ${process.pid}; stop it with Ctrl-C or kill ${process.pid})`]
+  if (credentials !== undefined) {
+    lines.push(`demo clients for ${demo.map(c => c.org).join(' and ')}: their ids and secrets are in ${credentials} (mode 0600)`)
   }
-  if (demo.length === 0) lines.push('clients: npm run clients -- list; new client: npm run add-client -- --org ORG --scopes "features:read"')
+  lines.push('clients: npm run --silent clients -- list; a new one: npm run --silent add-client -- --org ORG --scopes "features:read"')
   return lines.join('\n')
 }
+
+function fail (message: string): never {
+  process.stderr.write(`geotoken: ${message}\n`)
+  process.exit(1)
+}
+
+// What `npm start --port 4000` and the like would set for npm instead: the settings are environment variables.
+const SETTING_FLAGS = ['port', 'host', 'issuer', 'keys-dir', 'data-dir', 'log-level', 'dry-run', 'force', 'json']
 
 /**
  * SIGHUP's default action ends the process, so the handler is installed before anything slow (loading the modules,
@@ -39,23 +48,37 @@ function reloadOnSighup (): (app: FastifyInstance) => void {
 }
 
 async function main (started: (app: FastifyInstance) => void): Promise<void> {
+  const taken = takenByNpm(process.env, SETTING_FLAGS).map(t => t.typed)
+  const args = process.argv.slice(2)
+  if (taken.length > 0 || args.length > 0) {
+    fail(`${taken.length > 0 ? `npm took ${taken.join(' ')} for itself` : `unexpected argument ${args.join(' ')}`}, and nothing was started: ` +
+      'geotoken takes no options; every setting is an environment variable (docs/configuration.md), e.g. PORT=4000 npm start')
+  }
   const { loadConfig } = await import('./config.js')
   const { buildApp } = await import('./app.js')
   const { createDemoClients, loadClients } = await import('./clients/store.js')
+  const { writeDemoCredentials } = await import('./clients/demo-credentials.js')
   let config: Config
   try {
     config = loadConfig(process.env)
   } catch (err) {
-    process.stderr.write(`geotoken: ${(err as Error).message}\n`)
-    process.exit(1)
+    fail((err as Error).message)
   }
   const demo = config.DEMO_CLIENTS && (await loadClients(config.DATA_DIR)) === null
     ? await createDemoClients(config.DATA_DIR, new Date())
     : []
+  const credentials = demo.length > 0 ? await writeDemoCredentials(config.DATA_DIR, demo) : undefined
   const app = await buildApp(config)
   started(app)
-  await app.listen({ host: config.HOST, port: config.PORT })
-  process.stdout.write(banner(config, demo) + '\n')
+  try {
+    await app.listen({ host: config.HOST, port: config.PORT })
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EADDRINUSE') throw err
+    await app.close()
+    fail(`port ${config.PORT} on ${config.HOST} is already in use (another geotoken?). Stop that process, or choose ` +
+      `another port with PORT (and the interface with HOST), e.g. PORT=${config.PORT === 0 ? 3001 : config.PORT + 1} npm start`)
+  }
+  process.stdout.write(banner(config, demo, credentials) + '\n')
 
   let closing = false
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

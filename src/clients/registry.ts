@@ -14,6 +14,9 @@ const ClientSchema = Type.Object({
   grant_types: Type.Array(Type.Enum([...GRANT_TYPES])),
   /** base64url SHA-256 of the secret: secrets are 256 random bits, so a slow hash adds nothing. */
   secret_hash: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }),
+  /** The secret before the last rotation, hashed too: it keeps working until previous_secret_expires_at. */
+  previous_secret_hash: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' })),
+  previous_secret_expires_at: Type.Optional(Type.String()),
   created_at: Type.String(),
   disabled_at: Type.Optional(Type.String())
 })
@@ -73,9 +76,38 @@ export function addClient (file: ClientsFile, input: NewClient): { file: Clients
   return { file: { ...file, orgs, clients: [...file.clients, client] }, client, secret }
 }
 
-export function disableClient (file: ClientsFile, clientId: string, now: Date): ClientsFile | undefined {
+function withClient (file: ClientsFile, clientId: string, change: (c: Client) => Client | undefined): ClientsFile | undefined {
   if (!file.clients.some(c => c.client_id === clientId)) return undefined
-  return { ...file, clients: file.clients.map(c => c.client_id === clientId && c.disabled_at === undefined ? { ...c, disabled_at: now.toISOString() } : c) }
+  return { ...file, clients: file.clients.flatMap(c => { if (c.client_id !== clientId) return [c]; const next = change(c); return next === undefined ? [] : [next] }) }
+}
+
+export function disableClient (file: ClientsFile, clientId: string, now: Date): ClientsFile | undefined {
+  return withClient(file, clientId, c => c.disabled_at === undefined ? { ...c, disabled_at: now.toISOString() } : c)
+}
+
+export function enableClient (file: ClientsFile, clientId: string): ClientsFile | undefined {
+  return withClient(file, clientId, ({ disabled_at: _, ...c }) => c)
+}
+
+/** Removes the client for good (its organization stays); tokens it already holds live until they expire. */
+export function deleteClient (file: ClientsFile, clientId: string): ClientsFile | undefined {
+  return withClient(file, clientId, () => undefined)
+}
+
+/**
+ * Gives the client a new secret; the current one keeps working for `graceMs` (0: stops at once), so the client's
+ * deployments can switch over without downtime. Only one previous secret is kept: rotating again during a grace
+ * period ends the older secret at once. Returns undefined for an unknown client.
+ */
+export function rotateSecret (file: ClientsFile, clientId: string, now: Date, graceMs: number): { file: ClientsFile, secret: string, previousExpiresAt: string | undefined } | undefined {
+  const secret = randomBytes(32).toString('base64url')
+  const expires = graceMs > 0 ? new Date(now.getTime() + graceMs).toISOString() : undefined
+  const next = withClient(file, clientId, ({ previous_secret_hash: _h, previous_secret_expires_at: _e, ...c }) => ({
+    ...c,
+    secret_hash: hashSecret(secret),
+    ...(expires === undefined ? {} : { previous_secret_hash: c.secret_hash, previous_secret_expires_at: expires })
+  }))
+  return next === undefined ? undefined : { file: next, secret, previousExpiresAt: expires }
 }
 
 // Compared against when the client id is unknown, so both failures cost the same work.
@@ -91,13 +123,18 @@ export class ClientDirectory {
     this.#orgs = new Set(file.orgs.map(o => o.id))
   }
 
-  /** The client if `secret` is its secret and it is enabled; null otherwise, in constant time for both cases. */
-  authenticate (clientId: string, secret: string): Client | null {
+  /**
+   * The client if `secret` is its secret (or its previous one, before `nowMs` reaches the end of the grace period)
+   * and it is enabled; null otherwise. Both hashes are always compared, so the time taken tells nothing.
+   */
+  authenticate (clientId: string, secret: string, nowMs: number): Client | null {
     const client = this.#byId.get(clientId)
-    const expected = client === undefined ? DUMMY_HASH : Buffer.from(client.secret_hash)
     const presented = Buffer.from(hashSecret(secret))
-    const match = timingSafeEqual(presented, expected)
-    return match && client !== undefined && client.disabled_at === undefined ? client : null
+    const current = timingSafeEqual(presented, client === undefined ? DUMMY_HASH : Buffer.from(client.secret_hash))
+    const previousHash = client?.previous_secret_hash
+    const previous = timingSafeEqual(presented, previousHash === undefined ? DUMMY_HASH : Buffer.from(previousHash)) &&
+      previousHash !== undefined && nowMs < Date.parse(client?.previous_secret_expires_at ?? '')
+    return (current || previous) && client !== undefined && client.disabled_at === undefined ? client : null
   }
 
   get (clientId: string): Client | undefined { return this.#byId.get(clientId) }

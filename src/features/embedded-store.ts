@@ -175,7 +175,7 @@ export class EmbeddedFeatureStore implements FeatureStore {
   #current (org: string, collection: string, id: string, ifMatch: string | undefined): StoredFeature {
     const current = this.#index.get(org, collection, id)
     if (current === undefined) throw notFound(`no feature ${id} in collection ${collection}`)
-    if (!ifMatchAllows(ifMatch, current.etag)) throw preconditionFailed()
+    if (!ifMatchAllows(ifMatch, current.etag)) throw preconditionFailed(ifMatch)
     return current
   }
 

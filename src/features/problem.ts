@@ -19,7 +19,10 @@ export function toProblem (err: FastifyError | Problem | GeoJsonInvalid): Proble
     case 'FST_ERR_VALIDATION': {
       const v = err.validation?.[0]
       const param = v?.instancePath.replace(/^\//, '') || (v?.params as { missingProperty?: string } | undefined)?.missingProperty || err.validationContext
-      const detail = v?.keyword === 'type' && err.validationContext === 'querystring' ? 'must be given once' : (v?.message ?? 'is invalid')
+      const allowed = v?.keyword === 'enum' ? (v.params as { allowedValues?: unknown[] }).allowedValues : undefined
+      const detail = v?.keyword === 'type' && err.validationContext === 'querystring' ? 'must be given once'
+        : allowed !== undefined ? `must be one of: ${allowed.join(', ')}`
+          : (v?.message ?? 'is invalid')
       return new Problem(400, 'Bad Request', `${param ?? 'request'}: ${detail}`, param)
     }
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':

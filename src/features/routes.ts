@@ -8,6 +8,7 @@ import { parseItemsQuery } from './query.js'
 import { pageLinks, url, GEOJSON, JSON_TYPE, OPENAPI, type Link } from './links.js'
 import type { CollectionDef, FeatureStore, StoredFeature } from './store.js'
 import * as S from './schemas.js'
+import { readSecurity, writeSecurity } from '../ops/docs.js'
 
 export const CONFORMANCE = [
   'http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core',
@@ -27,8 +28,11 @@ type ItemParams = Params & { featureId: string }
 
 export default async function featureRoutes (app: FastifyInstance, opts: FeatureRouteOptions) {
   const { store, base } = opts
+  // The scope each route requires, enforced by the preHandler and declared (security) for the OpenAPI document.
   const read = { preHandler: app.requireScope('features:read') }
   const write = { preHandler: app.requireScope('features:write') }
+  const r = { security: readSecurity }
+  const w = { security: writeSecurity }
   const errors = { '4xx': S.Problem }
   // A write the store cannot make durable is refused with Retry-After (src/features/problem.ts).
   const writeErrors = { ...errors, 503: S.Problem }
@@ -75,7 +79,7 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
   }
   const ifMatch = (request: FastifyRequest): string | undefined => request.headers['if-match']
 
-  app.get('/', { ...read, schema: { response: { 200: S.Landing, ...errors } } }, async () => ({
+  app.get('/', { ...read, schema: { ...r, response: { 200: S.Landing, ...errors } } }, async () => ({
     title: 'geotoken features',
     description: 'OGC API - Features: each organization sees and changes only its own features',
     links: [
@@ -90,18 +94,18 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
   app.get('/api', { ...read, schema: { hide: true } }, async (_request, reply) =>
     reply.header('content-type', OPENAPI).serializer(String).send(JSON.stringify(app.swagger())))
 
-  app.get('/conformance', { ...read, schema: { response: { 200: S.Conformance, ...errors } } }, async () => ({ conformsTo: CONFORMANCE }))
+  app.get('/conformance', { ...read, schema: { ...r, response: { 200: S.Conformance, ...errors } } }, async () => ({ conformsTo: CONFORMANCE }))
 
-  app.get('/collections', { ...read, schema: { response: { 200: S.Collections, ...errors } } }, async request => ({
+  app.get('/collections', { ...read, schema: { ...r, response: { 200: S.Collections, ...errors } } }, async request => ({
     links: [{ href: url(base, '/collections'), rel: 'self', type: JSON_TYPE }],
     collections: store.collections().map(d => collectionDoc(request.user.org, d))
   }))
 
-  app.get<{ Params: Params }>('/collections/:collectionId', { ...read, schema: { params: S.CollectionParams, response: { 200: S.Collection, ...errors } } },
+  app.get<{ Params: Params }>('/collections/:collectionId', { ...read, schema: { ...r, params: S.CollectionParams, response: { 200: S.Collection, ...errors } } },
     async request => collectionDoc(request.user.org, def(request.params.collectionId)))
 
   app.get<{ Params: Params, Querystring: Record<string, string> }>('/collections/:collectionId/items', {
-    ...read, schema: { params: S.CollectionParams, querystring: S.ItemsQuerystring, response: { 200: S.FeatureCollection, ...errors } }
+    ...read, schema: { ...r, params: S.CollectionParams, querystring: S.ItemsQuerystring, response: { 200: S.FeatureCollection, ...errors } }
   }, async (request, reply) => {
     const d = def(request.params.collectionId)
     const query = parseItemsQuery(request.query, d)
@@ -114,7 +118,7 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
   })
 
   app.get<{ Params: ItemParams }>('/collections/:collectionId/items/:featureId', {
-    ...read, schema: { params: S.FeatureParams, response: { 200: S.GeoJsonFeature, ...errors } }
+    ...read, schema: { ...r, params: S.FeatureParams, response: { 200: S.GeoJsonFeature, ...errors } }
   }, async (request, reply) => {
     const { collectionId, featureId } = request.params
     const found = store.get(request.user.org, def(collectionId).id, featureId)
@@ -124,7 +128,7 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
   })
 
   app.post<{ Params: Params, Body: unknown }>('/collections/:collectionId/items', {
-    ...write, schema: { consumes: BODY_TYPES, params: S.CollectionParams, body: S.FeatureBody, response: { 201: S.GeoJsonFeature, ...writeErrors } }
+    ...write, schema: { ...w, consumes: BODY_TYPES, params: S.CollectionParams, body: S.FeatureBody, response: { 201: S.GeoJsonFeature, ...writeErrors } }
   }, async (request, reply) => {
     requireType(request, BODY_TYPES)
     const d = def(request.params.collectionId)
@@ -134,7 +138,7 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
   })
 
   app.put<{ Params: ItemParams, Body: unknown }>('/collections/:collectionId/items/:featureId', {
-    ...write, schema: { consumes: BODY_TYPES, params: S.FeatureParams, body: S.FeatureBody, response: { 200: S.GeoJsonFeature, ...writeErrors } }
+    ...write, schema: { ...w, consumes: BODY_TYPES, params: S.FeatureParams, body: S.FeatureBody, response: { 200: S.GeoJsonFeature, ...writeErrors } }
   }, async (request, reply) => {
     requireType(request, BODY_TYPES)
     const { collectionId, featureId } = request.params
@@ -144,7 +148,7 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
   })
 
   app.patch<{ Params: ItemParams, Body: unknown }>('/collections/:collectionId/items/:featureId', {
-    ...write, schema: { consumes: PATCH_TYPES, params: S.FeatureParams, body: S.FeatureBody, response: { 200: S.GeoJsonFeature, ...writeErrors } }
+    ...write, schema: { ...w, consumes: PATCH_TYPES, params: S.FeatureParams, body: S.FeatureBody, response: { 200: S.GeoJsonFeature, ...writeErrors } }
   }, async (request, reply) => {
     requireType(request, PATCH_TYPES)
     const { collectionId, featureId } = request.params
@@ -155,7 +159,7 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
     for (let attempt = 0; ; attempt++) {
       const current = store.get(org, d.id, featureId)
       if (current === undefined) throw notFound(`no feature ${featureId} in collection ${collectionId}`)
-      if (!ifMatchAllows(given, current.etag)) throw preconditionFailed()
+      if (!ifMatchAllows(given, current.etag)) throw preconditionFailed(given)
       const { id: _id, ...base } = current.feature
       const merged = mergePatch(base, request.body) as Feature
       try {
@@ -168,7 +172,7 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
   })
 
   app.delete<{ Params: ItemParams }>('/collections/:collectionId/items/:featureId', {
-    ...write, schema: { params: S.FeatureParams, response: { 204: { type: 'null' }, ...writeErrors } }
+    ...write, schema: { ...w, params: S.FeatureParams, response: { 204: { type: 'null' }, ...writeErrors } }
   }, async (request, reply) => {
     const { collectionId, featureId } = request.params
     await store.delete(request.user.org, def(collectionId).id, featureId, ifMatch(request))

@@ -17,6 +17,12 @@ export interface RotationResult {
   overridden: string[]
 }
 
+export interface RotationRefusal {
+  refused: string
+  /** From then on the same rotation is allowed (ms since the epoch). */
+  allowedAt: number
+}
+
 /** The retention rule alone: retired keys whose every token has expired leave the ring. */
 export function prune (ring: KeyRing, now: number, retentionMs: number): { ring: KeyRing, removed: string[] } {
   const gone = (k: RingKey): boolean => k.state === 'retired' && (k.retiredAt as number) + retentionMs <= now
@@ -29,7 +35,7 @@ export function prune (ring: KeyRing, now: number, retentionMs: number): { ring:
  * Refuses when the next key is younger than `minPublishMs`, unless `force` (then `overridden` says why).
  */
 export function rotate (ring: KeyRing, fresh: RingKey, now: number, policy: RotationPolicy, force = false):
-  RotationResult | { refused: string } {
+  RotationResult | RotationRefusal {
   const { ring: kept, removed } = prune(ring, now, policy.retentionMs)
   const next = kept.keys.find(k => k.state === 'next')
   if (next === undefined) {
@@ -40,7 +46,7 @@ export function rotate (ring: KeyRing, fresh: RingKey, now: number, policy: Rota
   if (publishedMs < policy.minPublishMs) {
     overridden.push(`next key ${next.kid} has been published for ${Math.floor(publishedMs / 1000)} s; remote JWKS ` +
       `caches may not know it for another ${Math.ceil((policy.minPublishMs - publishedMs) / 1000)} s`)
-    if (!force) return { refused: overridden[0] as string }
+    if (!force) return { refused: overridden[0] as string, allowedAt: next.createdAt + policy.minPublishMs }
   }
   const step = (k: RingKey): RingKey => k.state === 'current'
     ? { ...k, state: 'retired', retiredAt: now }

@@ -55,8 +55,8 @@ export function requestCredentials (request: FastifyRequest): PresentedCredentia
 }
 
 /** The authenticated client; unknown client, wrong secret and disabled client answer alike. */
-export function authenticateClient (directory: ClientDirectory, presented: PresentedCredentials): Client {
-  const client = directory.authenticate(presented.clientId, presented.secret)
+export function authenticateClient (directory: ClientDirectory, presented: PresentedCredentials, nowMs: number): Client {
+  const client = directory.authenticate(presented.clientId, presented.secret, nowMs)
   if (client === null) throw failed(`client ${presented.clientId} failed ${presented.method}`)
   return client
 }
@@ -67,11 +67,11 @@ const authenticated = new WeakMap<FastifyRequest, Client | OAuthError>()
  * The request's client, authenticated once per request: the limits (src/ops/token-limits.ts) ask first, so that
  * only authenticated requests spend a client's budget, and the endpoint asks again for the same answer.
  */
-export function authenticatedClient (request: FastifyRequest, directory: ClientDirectory): Client {
+export function authenticatedClient (request: FastifyRequest, directory: ClientDirectory, nowMs: number): Client {
   let result = authenticated.get(request)
   if (result === undefined) {
     try {
-      result = authenticateClient(directory, requestCredentials(request))
+      result = authenticateClient(directory, requestCredentials(request), nowMs)
     } catch (err) {
       if (!(err instanceof OAuthError)) throw err
       result = err

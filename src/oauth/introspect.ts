@@ -32,7 +32,7 @@ export default async function introspectRoute (app: FastifyInstance, opts: Token
       body: TokenHintBodySchema, response: { 200: IntrospectionSchema, '4xx': OAuthErrorSchema } }
   }, async (request) => {
     const { token } = request.body
-    const client = authenticatedClient(request, app.clients.directory)
+    const client = authenticatedClient(request, app.clients.directory, opts.clock())
     const now = opts.clock()
     const refresh = await opts.refreshTokens.inspect(token, client.client_id, now)
     if (refresh !== undefined) {

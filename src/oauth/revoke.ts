@@ -27,7 +27,7 @@ export default async function revokeRoute (app: FastifyInstance, opts: TokenRout
       body: TokenHintBodySchema, response: { 200: { type: 'null' }, '4xx': OAuthErrorSchema } }
   }, async (request, reply) => {
     const { token } = request.body
-    const client = authenticatedClient(request, app.clients.directory)
+    const client = authenticatedClient(request, app.clients.directory, opts.clock())
     const who = { client_id: client.client_id, org: client.org }
     // §2.1: the hint only orders the lookups; a wrong hint still finds the token.
     const refresh = await opts.refreshTokens.revoke(token, client.client_id)

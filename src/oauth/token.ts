@@ -121,7 +121,7 @@ export default async function tokenRoutes (app: FastifyInstance, opts: TokenRout
     const body = request.body
     const grant = grants.get(body.grant_type)
     if (grant === undefined) throw new OAuthError('unsupported_grant_type', `grant_type ${body.grant_type} is not supported; use one of ${[...grants.keys()].join(', ')}`)
-    const client = authenticatedClient(request, app.clients.directory)
+    const client = authenticatedClient(request, app.clients.directory, opts.clock())
     checkGrantAllowed(client, body.grant_type)
     const now = opts.clock()
     const granted = await grant.handle(client, body, now)

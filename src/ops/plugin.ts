@@ -1,4 +1,4 @@
-// The operations layer at the root: security headers, closing and overload 503s, metrics, /health, /ready, /docs.
+// The operations layer at the root: security headers, closing and overload 503s, metrics, /health, /ready, /docs, GET /.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { notFound } from '../errors.js'
@@ -8,6 +8,7 @@ import { addHealth } from './health.js'
 import { addOverloadProtection, type OverloadOptions } from './overload.js'
 import { addDocsUi, addRouteInventory } from './docs.js'
 import { addSecurityHeaders } from './security-headers.js'
+import { addHome } from './home.js'
 
 export interface OpsOptions {
   metricsToken: string
@@ -31,4 +32,5 @@ export default fp(async function ops (app: FastifyInstance, opts: OpsOptions) {
   app.setErrorHandler(problemHandler)
   app.setNotFoundHandler(async (request, reply) => sendProblem(reply, notFound(`no resource at ${request.method} ${request.url.split('?')[0] ?? ''}`)))
   await addDocsUi(app, { secureOrigin: opts.issuer.startsWith('https://') })
+  addHome(app, opts.issuer)
 }, { name: 'geotoken-ops', fastify: '5.x' })

@@ -102,7 +102,7 @@ export default fp(async function tokenLimits (app: FastifyInstance, opts: TokenL
       if (lockedMs > 0) return tooMany(reply, 'lockout', Math.ceil(lockedMs / 1000))
     }
     let authenticated = false
-    try { authenticatedClient(request, app.clients.directory); authenticated = true } catch { /* the endpoint answers the error */ }
+    try { authenticatedClient(request, app.clients.directory, clock()); authenticated = true } catch { /* the endpoint answers the error */ }
     if (!authenticated) return introspection ? await limited(request, reply, 'ip') : undefined
     return await limited(request, reply, introspection ? 'introspect' : 'client', clientId)
   })

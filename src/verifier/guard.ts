@@ -1,4 +1,6 @@
+/// <reference types="@fastify/jwt" preserve="true" />
 // Fastify adapter that guards routes with geotoken access tokens (RFC 6750), whatever the key source.
+// (The reference above keeps @fastify/jwt's declaration of request.user in guard.d.ts for consumers' compilers.)
 import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'

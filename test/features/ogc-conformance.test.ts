@@ -584,9 +584,13 @@ t.test('/conf/oas30: GET /features/api is an OpenAPI 3.0 document covering every
     t.ok(doc.paths[path], `${path} is documented`)
     for (const m of methods) t.ok(doc.paths[path]?.[m], `${m.toUpperCase()} ${path}`)
   }
+  // Besides the generic items path, one per collection (issue 14), so clients and the UI see its queryables.
+  const perCollection = (path: string): boolean => /^\/features\/collections\/(sites|networks)\/items$/.test(path)
   for (const path of Object.keys(doc.paths)) {
-    if (path.startsWith('/features')) t.ok(path === '/features' || path === '/features/' || path in operations, `${path} is a known route`)
+    if (path.startsWith('/features')) t.ok(path === '/features' || path === '/features/' || path in operations || perCollection(path), `${path} is a known route`)
   }
+  const sites = doc.paths['/features/collections/sites/items']?.get as { parameters?: Array<{ name: string, in: string }> } | undefined
+  t.same(sites?.parameters?.filter(p => p.in === 'query').map(p => p.name).filter(n => ['kind', 'name'].includes(n)), ['kind', 'name'], 'the sites items path lists its queryables')
 })
 
 // ---------------------------------------------------------------- Part 4: create, replace, update, delete

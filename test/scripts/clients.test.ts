@@ -1,7 +1,7 @@
 import t from 'tap'
 import { clientsCli } from '../../scripts/clients.js'
 import { execFile } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { build, clientsFixture, form, basic, type TestClient } from '../helpers/app.js'
@@ -70,4 +70,63 @@ t.test('a clients command that cannot get the lock exits 1 with APP_STORE_LOCKED
     .then(() => ({ code: 0, stderr: '' }), (err: { code: number, stderr: string }) => err)
   t.equal(failed.code, 1)
   t.match(failed.stderr, new RegExp(`clients: APP_STORE_LOCKED .*clients\\.json is locked by another process \\(pid ${String(holder.child.pid)} on `))
+})
+
+t.test('rotate-secret: the old secret works until the grace period ends, to the millisecond; both stored hashed', async t => {
+  let now = Date.parse('2026-05-01T12:00:00Z')
+  const { app, dataDir, clients } = await build(t, {}, { clock: () => now })
+  const { acme } = clients
+  const out: string[] = []
+  const code = await clientsCli(['rotate-secret', acme.id, '--grace', '90m', '--json'], { DATA_DIR: dataDir }, { out: l => out.push(l), err: l => out.push(l), now: () => new Date(now) })
+  t.equal(code, 0)
+  const rotated = JSON.parse(out.join('')) as { client_id: string, client_secret: string, previous_secret_expires_at: string }
+  t.equal(rotated.client_id, acme.id)
+  t.equal(rotated.previous_secret_expires_at, '2026-05-01T13:30:00.000Z')
+  await app.clients.reload()
+  const ask = async (secret: string) => (await app.inject({ method: 'POST', url: '/oauth/token', headers: { ...form, ...basic(acme.id, secret) }, payload: 'grant_type=client_credentials' })).statusCode
+  t.equal(await ask(rotated.client_secret), 200, 'the new secret works at once')
+  t.equal(await ask(acme.secret), 200, 'the old one still works during the grace period')
+  now = Date.parse(rotated.previous_secret_expires_at) - 1
+  t.equal(await ask(acme.secret), 200, 'up to the last millisecond')
+  now += 1
+  t.equal(await ask(acme.secret), 401, 'and not from the moment it ends')
+  t.equal(await ask(rotated.client_secret), 200, 'while the new one goes on')
+  const stored = await readFile(`${dataDir}/clients.json`, 'utf8')
+  t.notOk(stored.includes(rotated.client_secret) || stored.includes(acme.secret), 'neither secret is stored in clear')
+  t.match(stored, /"previous_secret_hash": "[A-Za-z0-9_-]{43}"/, 'the old one is kept as a hash')
+})
+
+t.test('rotate-secret with --grace 0 ends the old secret at once; a second rotation ends the grace of the first', async t => {
+  const { app, dataDir, clients } = await build(t)
+  const { acme } = clients
+  const rotate = async (grace: string) => JSON.parse((await run(['rotate-secret', acme.id, '--grace', grace, '--json'], { DATA_DIR: dataDir })).out) as { client_secret: string, previous_secret_expires_at: string | null }
+  const ask = async (secret: string) => (await app.inject({ method: 'POST', url: '/oauth/token', headers: { ...form, ...basic(acme.id, secret) }, payload: 'grant_type=client_credentials' })).statusCode
+  const first = await rotate('1h')
+  const second = await rotate('0')
+  t.equal(second.previous_secret_expires_at, null)
+  await app.clients.reload()
+  t.equal(await ask(second.client_secret), 200)
+  t.equal(await ask(first.client_secret), 401, 'grace 0: the secret it replaced stops at once')
+  t.equal(await ask(acme.secret), 401, 'and the one before that too')
+  t.equal((await run(['rotate-secret', acme.id], { DATA_DIR: dataDir })).code, 2, '--grace is required: the operator chooses it')
+  t.equal((await run(['rotate-secret', acme.id, '--grace', '31d'], { DATA_DIR: dataDir })).code, 2, 'at most 30 days')
+  t.equal((await run(['rotate-secret', 'nobody', '--grace', '1h'], { DATA_DIR: dataDir })).code, 1)
+})
+
+t.test('disable, enable and delete a client: the token endpoint follows each step', async t => {
+  const { app, dataDir, clients } = await build(t)
+  const { acme } = clients
+  const ask = async () => (await app.inject({ method: 'POST', url: '/oauth/token', headers: { ...form, ...basic(acme.id, acme.secret) }, payload: 'grant_type=client_credentials' })).statusCode
+  const step = async (command: string) => {
+    const res = await run([command, acme.id], { DATA_DIR: dataDir })
+    t.equal(res.code, 0, `${command} succeeds`)
+    await app.clients.reload()
+    return await ask()
+  }
+  t.equal(await step('disable'), 401, 'disabled')
+  t.equal(await step('enable'), 200, 'enabled again')
+  t.equal(await step('delete'), 401, 'deleted')
+  const listed = JSON.parse((await run(['list', '--json'], { DATA_DIR: dataDir })).out) as Array<{ client_id: string }>
+  t.notOk(listed.some(c => c.client_id === acme.id), 'a deleted client is gone from the list')
+  t.equal((await run(['enable', acme.id], { DATA_DIR: dataDir })).code, 1, 'and cannot be enabled again')
 })

@@ -237,7 +237,7 @@ t.test('ClientDirectory.authenticate costs the same for an unknown client and a 
   const secret = 'z'.repeat(43)
   const batch = (id: string): number => {
     const started = process.hrtime.bigint()
-    for (let i = 0; i < 1000; i++) directory.authenticate(id, secret)
+    for (let i = 0; i < 1000; i++) directory.authenticate(id, secret, Date.now())
     return Number(process.hrtime.bigint() - started) / 1000
   }
   const unknownId = `acme-${'0'.repeat(16)}`

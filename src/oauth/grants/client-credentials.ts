@@ -6,10 +6,11 @@ import type { Grant } from './grant.js'
 
 /**
  * RFC 6749 §3.3 scope: space-delimited NQCHAR tokens, each known and within `allowed`;
- * absent means everything allowed.
+ * absent means everything allowed, and so does empty: "parameters sent without a value MUST be treated as if they
+ * were omitted" (§3.1). Swagger UI's client-credentials "Authorize" sends `scope=` when no scope is ticked.
  */
 export function grantedScope (allowed: readonly string[], requested: string | undefined): string {
-  if (requested === undefined) return allowed.join(' ')
+  if (requested === undefined || requested === '') return allowed.join(' ')
   if (!/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/.test(requested)) {
     throw new OAuthError('invalid_scope', 'scope must be space-separated scope names')
   }
