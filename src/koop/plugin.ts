@@ -1,5 +1,7 @@
 // Koop 10 auth plugin (`geotoken/koop`): geotoken access tokens guard Koop's Esri FeatureServer routes.
-import { createRequire } from 'node:module'
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { VerifierOptionsInvalid } from '../errors.js'
 import type { AccessTokenClaims } from '../tokens/access-token.js'
 import { checkIssuerOptions, remoteIssuer, type IssuerOptions } from '../verifier/issuer.js'
@@ -45,7 +47,15 @@ function checkOptions (opts: KoopAuthOptions): void {
   if (size !== undefined && (!Number.isInteger(size) || size < 0)) bad(`tokenCacheSize ${JSON.stringify(size)} must be a non-negative integer`)
 }
 
-const { version } = createRequire(import.meta.url)('geotoken/package.json') as { version: string }
+/** The version of the package this file ships in (geotoken, or the packed geotoken-verifier): the nearest package.json up. */
+function packageVersion (): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    try { return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version } catch {}
+    if (dirname(dir) === dir) return '0.0.0'
+  }
+}
+
+const version = packageVersion()
 
 /**
  * The auth plugin for `koop.register()`, registered before the providers it guards. Options are checked
