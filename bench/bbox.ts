@@ -14,7 +14,7 @@ import { JOURNAL_FILE } from '../src/features/journal.js'
 import { frame } from '../src/features/lines.js'
 import { writeSnapshot, SNAPSHOT_FILE } from '../src/features/snapshot.js'
 import { FeatureIndex, type Bbox, type CollectionDef } from '../src/features/store.js'
-import type { Log } from '../src/keys/store.js'
+import type { Log } from '../src/shared/log.js'
 
 const N = Number(process.env.N ?? 1_000_000)
 const RUNS = Number(process.env.RUNS ?? 3)

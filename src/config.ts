@@ -1,7 +1,7 @@
 // Owns the service configuration: one schema, read from the environment once at start-up.
 import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
-import { ConfigInvalid } from './errors.js'
+import { ConfigInvalid } from './shared/errors.js'
 
 export const ConfigSchema = Type.Object({
   HOST: Type.String({ default: '127.0.0.1', minLength: 1, description: 'interface to listen on' }),

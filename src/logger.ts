@@ -1,7 +1,7 @@
 // Owns logging policy: pino options for Fastify, the one place to audit what may reach a log line.
 import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { DestinationStream } from 'pino'
-import { redactUrl } from './redact-url.js'
+import { redactUrl } from './shared/redact-url.js'
 
 // Explicit, case-sensitive paths (pino: wildcards cost more), the safety net if a line ever carries them.
 // None under `req`: its serializer below keeps four fields and never headers or a body, whatever is logged as

@@ -1,6 +1,6 @@
 // Owns DATA_DIR/demo-credentials.json: where the demo clients' secrets go on first start, instead of stdout.
 import { join } from 'node:path'
-import { writeFileAtomic } from '../atomic-file.js'
+import { writeFileAtomic } from '../shared/atomic-file.js'
 import type { DemoClient } from './store.js'
 
 export const DEMO_CREDENTIALS_FILE = 'demo-credentials.json'

@@ -1,9 +1,9 @@
 // Owns data/clients.json on disk: locked read-modify-write for scripts, hot reload for the service.
 import { join } from 'node:path'
-import { ClientStoreCorrupt, StoreLocked } from '../errors.js'
-import { fileVersion, readIfExists, writeFileAtomic } from '../atomic-file.js'
-import { withLock } from '../file-lock.js'
-import type { Log } from '../keys/store.js'
+import { ClientStoreCorrupt, StoreLocked } from '../shared/errors.js'
+import { fileVersion, readIfExists, writeFileAtomic } from '../shared/atomic-file.js'
+import { withLock } from '../shared/file-lock.js'
+import type { Log } from '../shared/log.js'
 import { addClient, ClientDirectory, emptyClients, parseClients, serializeClients, type ClientsFile } from './registry.js'
 
 export const CLIENTS_FILE = 'clients.json'

@@ -1,8 +1,8 @@
 // Owns the journal file: the checksummed, append-only log of the writes since the last snapshot (fsync per write).
 import { open, rename, stat, truncate, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { FeatureStoreCorrupt, FeatureStoreUnavailable } from '../errors.js'
-import { removeStaleTemps, syncDir, writeAll } from '../atomic-file.js'
+import { FeatureStoreCorrupt, FeatureStoreUnavailable } from '../shared/errors.js'
+import { removeStaleTemps, syncDir, writeAll } from '../shared/atomic-file.js'
 import type { Feature } from './geojson.js'
 import { eachLine, exists, frame, framed } from './lines.js'
 import { writeSnapshot, type SnapshotEntry } from './snapshot.js'

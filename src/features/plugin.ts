@@ -5,8 +5,9 @@ import guard from '../verifier/guard.js'
 import type { VerificationRules } from '../verifier/rules.js'
 import { EmbeddedFeatureStore, type EmbeddedStoreOptions } from './embedded-store.js'
 import type { FeatureStore } from './store.js'
-import { problemHandler, sendProblem } from './problem.js'
-import { notFound } from '../errors.js'
+import { featureProblemHandler } from './problem.js'
+import { sendProblem } from '../shared/problem.js'
+import { notFound } from '../shared/errors.js'
 import featureRoutes from './routes.js'
 import cors from '@fastify/cors'
 import { countFeatureRequest } from '../ops/metrics.js'
@@ -39,7 +40,7 @@ export interface FeatureApiOptions {
 }
 
 export default async function featureApi (app: FastifyInstance, opts: FeatureApiOptions) {
-  app.setErrorHandler(problemHandler)
+  app.setErrorHandler(featureProblemHandler)
   app.setNotFoundHandler({ preHandler: app.authenticate }, async (request, reply) => sendProblem(reply, notFound(`no resource at ${request.url.split('?')[0] ?? ''}`)))
   // Geo-JSON bodies only; Fastify's JSON parser (prototype-poisoning safe) for each accepted type.
   app.removeAllContentTypeParsers()

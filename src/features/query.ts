@@ -1,5 +1,5 @@
 // Owns the items query: turns raw query parameters into an ItemsQuery, naming any bad parameter (OGC 17-069r4 §7.15).
-import { badParameter } from '../errors.js'
+import { badParameter } from '../shared/errors.js'
 import type { Bbox, CollectionDef, ItemsQuery } from './store.js'
 
 export const DEFAULT_LIMIT = 10

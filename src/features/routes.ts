@@ -1,7 +1,7 @@
 // OGC API - Features (Part 1 Core, GeoJSON, OAS 3.0; Part 4 writes): thin handlers over the FeatureStore.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { notFound, preconditionFailed, Problem } from '../errors.js'
-import { ifMatchAllows, noneMatch } from '../etag.js'
+import { notFound, preconditionFailed, Problem } from '../shared/errors.js'
+import { ifMatchAllows, noneMatch } from '../shared/etag.js'
 import { validateFeature, type Feature } from './geojson.js'
 import { mergePatch } from './merge-patch.js'
 import { parseItemsQuery } from './query.js'

@@ -1,7 +1,7 @@
 // Owns the snapshot file: every live feature in one checksummed file, written atomically by a compaction.
 import { join } from 'node:path'
-import { FeatureStoreCorrupt } from '../errors.js'
-import { writeFileAtomic } from '../atomic-file.js'
+import { FeatureStoreCorrupt } from '../shared/errors.js'
+import { writeFileAtomic } from '../shared/atomic-file.js'
 import type { Feature } from './geojson.js'
 import { eachLine, exists, frame, framed } from './lines.js'
 import { FeatureIndex, type CollectionDef, type FeatureRecord, type StoredFeature } from './store.js'

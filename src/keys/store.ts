@@ -1,16 +1,15 @@
 // Owns keys/keyring.json: first-start generation, atomic saves, and hot reload into a derived view.
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
-import type { BaseLogger } from 'pino'
-import { KeyStoreCorrupt, StoreLocked } from '../errors.js'
-import { fileVersion, readIfExists, writeFileAtomic } from '../atomic-file.js'
-import { withLock } from '../file-lock.js'
+import { KeyStoreCorrupt, StoreLocked } from '../shared/errors.js'
+import { fileVersion, readIfExists, writeFileAtomic } from '../shared/atomic-file.js'
+import { withLock } from '../shared/file-lock.js'
 import { newRingKey } from './generate.js'
 import { parseRing, publicJwk, publishedKeys, serializeRing, signingKey, type KeyRing, type RingKey } from './keyring.js'
-import { audit } from '../ops/audit.js'
+import { audit } from '../shared/audit.js'
 
 export const RING_FILE = 'keyring.json'
-export type Log = Pick<BaseLogger, 'info' | 'warn' | 'error'>
+import type { Log } from '../shared/log.js'
 
 /** Everything the service reads from the ring, computed once per change rather than per request. */
 export interface KeyView {

@@ -8,7 +8,7 @@
 //   any other code → {code, message, details} as thrown.
 // Its generateToken route answers code 401 with {code: 400, message: 'Unable to generate token.'}.
 // Our messages are what Koop logs (never a token); the fixed bodies are what clients see.
-import { OAuthError } from '../errors.js'
+import { OAuthError } from '../shared/errors.js'
 import { refusalReason, type RefusalReason } from '../verifier/refusal.js'
 
 export type ArcgisCode = 400 | 401 | 403 | 429 | 498 | 499 | 500 | 503

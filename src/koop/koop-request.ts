@@ -1,6 +1,6 @@
 // Owns what the Koop plugin reads from and writes to an Express request: the token (taken out of the request
 // once read), the scopes the request needs, and the verified organization Koop's cache key must carry.
-import { redactUrl } from '../redact-url.js'
+import { redactUrl } from '../shared/redact-url.js'
 import type { AccessTokenClaims } from '../tokens/access-token.js'
 import { invalidToken, KoopAuthError } from './arcgis-error.js'
 

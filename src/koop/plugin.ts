@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { VerifierOptionsInvalid } from '../errors.js'
+import { VerifierOptionsInvalid } from '../shared/errors.js'
 import type { AccessTokenClaims } from '../tokens/access-token.js'
 import { checkIssuerOptions, remoteIssuer, type IssuerOptions } from '../verifier/issuer.js'
 import { createTokenVerifier } from '../verifier/verify.js'
@@ -13,7 +13,7 @@ import { attachClaims, requiredScopes, takeToken, type KoopRequest } from './koo
 export { arcgisError, KoopAuthError, type ArcgisCode, type KoopRefusalReason } from './arcgis-error.js'
 export { ORG_KEY_PARAM, type KoopRequest } from './koop-request.js'
 export type { ArcgisToken } from './generate-token.js'
-export { redactUrl } from '../redact-url.js'
+export { redactUrl } from '../shared/redact-url.js'
 
 export interface KoopAuthOptions extends IssuerOptions {
   /**

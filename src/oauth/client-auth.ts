@@ -1,6 +1,6 @@
 // Owns OAuth client authentication (RFC 6749 §2.3.1): client_secret_basic or client_secret_post, never both.
 import type { FastifyRequest } from 'fastify'
-import { OAuthError } from '../errors.js'
+import { OAuthError } from '../shared/errors.js'
 import type { Client, ClientDirectory } from '../clients/registry.js'
 
 export interface PresentedCredentials { clientId: string, secret: string, method: 'client_secret_basic' | 'client_secret_post' }
@@ -64,7 +64,7 @@ export function authenticateClient (directory: ClientDirectory, presented: Prese
 const authenticated = new WeakMap<FastifyRequest, Client | OAuthError>()
 
 /**
- * The request's client, authenticated once per request: the limits (src/ops/token-limits.ts) ask first, so that
+ * The request's client, authenticated once per request: the limits (src/oauth/limits.ts) ask first, so that
  * only authenticated requests spend a client's budget, and the endpoint asks again for the same answer.
  */
 export function authenticatedClient (request: FastifyRequest, directory: ClientDirectory, nowMs: number): Client {

@@ -26,7 +26,7 @@ const IntrospectionSchema = {
 export default async function introspectRoute (app: FastifyInstance, opts: TokenRouteOptions) {
   app.post<{ Body: TokenHintBody }>('/introspect', {
     bodyLimit: 32768,
-    config: { introspection: true }, // its own limit (src/ops/token-limits.ts)
+    config: { introspection: true }, // its own limit (src/oauth/limits.ts)
     schema: {
       consumes: ['application/x-www-form-urlencoded'], // for the OpenAPI document (RFC 7662 §2.1)
       body: TokenHintBodySchema, response: { 200: IntrospectionSchema, '4xx': OAuthErrorSchema } }

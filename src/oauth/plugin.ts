@@ -1,6 +1,6 @@
 // The authorization server: discovery and JWKS under /.well-known; token, revocation and introspection under /oauth.
 import type { FastifyInstance } from 'fastify'
-import type { TrustedIssuer } from '../federation/trusted-issuers.js'
+import type { TrustedIssuer } from './trusted-issuers.js'
 import type { VerificationRules } from '../verifier/rules.js'
 import { createTokenVerifier } from '../verifier/verify.js'
 import { clientCredentials } from './grants/client-credentials.js'
@@ -8,7 +8,7 @@ import { jwtBearer } from './grants/jwt-bearer.js'
 import { refreshToken } from './grants/refresh-token.js'
 import wellKnown from './well-known.js'
 import tokenRoutes from './token.js'
-import type { TokenLimitOptions } from '../ops/token-limits.js'
+import type { TokenLimitOptions } from './limits.js'
 
 export interface OAuthOptions {
   rules: VerificationRules
@@ -17,7 +17,7 @@ export interface OAuthOptions {
   jwksMaxAgeS: number
   /** External IdPs for the jwt-bearer grant; none turns the grant off. */
   trustedIssuers: readonly TrustedIssuer[]
-  /** Rate limits and lockout on /oauth/* (src/ops/token-limits.ts). */
+  /** Rate limits and lockout on /oauth/* (src/oauth/limits.ts). */
   limits?: TokenLimitOptions
 }
 

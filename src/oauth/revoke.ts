@@ -1,6 +1,6 @@
 // POST /oauth/revoke (RFC 7009): a client revokes its own refresh or access tokens.
 import type { FastifyInstance } from 'fastify'
-import { audit } from '../ops/audit.js'
+import { audit } from '../shared/audit.js'
 import { authenticatedClient } from './client-auth.js'
 import type { TokenRouteOptions } from './token.js'
 import { OAuthErrorSchema } from './token.js'

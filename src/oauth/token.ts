@@ -1,7 +1,7 @@
 // POST /oauth/token (RFC 6749 §3.2): form parsing, client authentication, grant dispatch, §5.2 errors.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import formbody from '@fastify/formbody'
-import { OAuthError } from '../errors.js'
+import { OAuthError } from '../shared/errors.js'
 import { accessTokenClaims, signAccessToken } from '../tokens/access-token.js'
 import type { RefreshTokens } from '../tokens/refresh-tokens.js'
 import { authenticatedClient } from './client-auth.js'
@@ -10,8 +10,8 @@ import type { Grant, TokenParams } from './grants/grant.js'
 import introspectRoute from './introspect.js'
 import revokeRoute from './revoke.js'
 import type { TokenVerifier } from '../verifier/verify.js'
-import tokenLimits, { presentedClientId, type TokenLimitOptions } from '../ops/token-limits.js'
-import { audit } from '../ops/audit.js'
+import tokenLimits, { presentedClientId, type TokenLimitOptions } from './limits.js'
+import { audit } from '../shared/audit.js'
 
 export interface TokenRouteOptions {
   issuer: string
@@ -24,7 +24,7 @@ export interface TokenRouteOptions {
   refreshTokens: RefreshTokens
   /** Verifies our own access tokens for revocation and introspection. */
   verifyAccessToken: TokenVerifier
-  /** Per-IP and per-client rate limits and the failed-authentication lockout for this scope (src/ops/token-limits.ts). */
+  /** Per-IP and per-client rate limits and the failed-authentication lockout for this scope (src/oauth/limits.ts). */
   limits?: TokenLimitOptions
 }
 

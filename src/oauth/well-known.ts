@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify'
 import cors from '@fastify/cors'
 import { serverMetadata } from './metadata.js'
-import { noneMatch } from '../etag.js'
+import { noneMatch } from '../shared/etag.js'
 
 const JwkSchema = {
   type: 'object',

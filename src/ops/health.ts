@@ -1,16 +1,9 @@
 // Owns liveness, readiness and the closing state: GET /health, GET /ready, and 503 for requests that arrive while closing.
 import type { FastifyInstance } from 'fastify'
+import { Problem } from '../shared/errors.js'
+import { ProblemSchema, sendProblem } from '../shared/problem.js'
 
 export interface HealthOptions { retryAfterS: number }
-
-const Problem = {
-  type: 'object',
-  properties: {
-    type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' },
-    checks: { type: 'object', additionalProperties: { type: 'string' } }
-  },
-  required: ['type', 'title', 'status']
-} as const
 
 const SHUTTING_DOWN = 'the server is shutting down; retry on another instance'
 
@@ -44,10 +37,9 @@ export function addHealth (app: FastifyInstance, opts: HealthOptions): void {
   })
   app.addHook('onRequest', (_request, reply, done) => {
     if (!closing) { done(); return }
-    reply.code(503).header('connection', 'close').header('retry-after', String(opts.retryAfterS))
-      .type('application/problem+json')
-      // `error`/`error_description` too: the token endpoint's response schema keeps only those (RFC 6749 shape).
-      .send({ type: 'about:blank', title: 'Service Unavailable', status: 503, detail: SHUTTING_DOWN, error: 'temporarily_unavailable', error_description: SHUTTING_DOWN })
+    // `error`/`error_description` too: the token endpoint's response schema keeps only those (RFC 6749 shape).
+    sendProblem(reply.header('connection', 'close'), new Problem(503, 'Service Unavailable', SHUTTING_DOWN, undefined, opts.retryAfterS),
+      { error: 'temporarily_unavailable', error_description: SHUTTING_DOWN })
   })
 
   app.get('/health', {
@@ -64,13 +56,12 @@ export function addHealth (app: FastifyInstance, opts: HealthOptions): void {
       summary: 'readiness: keys loaded and keyring.json valid, client registry and feature store open, the store taking writes and compacting, not shutting down or overloaded',
       response: {
         200: { type: 'object', properties: { status: { type: 'string', enum: ['ready'] }, checks: { type: 'object', additionalProperties: { type: 'string' } } }, required: ['status', 'checks'] },
-        503: { description: 'not ready (RFC 9457 problem)', ...Problem }
+        503: { ...ProblemSchema, description: 'not ready (RFC 9457 problem)' }
       }
     }
   }, async (_request, reply) => {
     const checks = readiness(app)
     if (Object.values(checks).every(c => c === 'ok')) return { status: 'ready' as const, checks }
-    return reply.code(503).header('retry-after', String(opts.retryAfterS)).type('application/problem+json')
-      .send({ type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'not ready', checks })
+    return sendProblem(reply, new Problem(503, 'Service Unavailable', 'not ready', undefined, opts.retryAfterS), { checks })
   })
 }

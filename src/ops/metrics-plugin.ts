@@ -3,6 +3,8 @@ import fp from 'fastify-plugin'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { createMetrics, type Metrics } from './metrics.js'
+import { Problem } from '../shared/errors.js'
+import { ProblemSchema, sendProblem } from '../shared/problem.js'
 
 declare module 'fastify' {
   interface FastifyInstance { metrics: Metrics }
@@ -21,12 +23,6 @@ export function bearerMatches (authorization: string | undefined, expected: Buff
   const presented = /^Bearer +(\S+)$/i.exec(authorization ?? '')?.[1] ?? ''
   return timingSafeEqual(digest(presented), expected) && presented !== ''
 }
-
-const Problem = {
-  type: 'object',
-  properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' } },
-  required: ['type', 'title', 'status']
-} as const
 
 export default fp(async function metricsPlugin (app: FastifyInstance, opts: MetricsOptions) {
   const metrics = createMetrics(() => app.hasDecorator('keys') ? { ring: app.keys.view.ring, health: app.keys.health } : undefined, opts.clock)
@@ -49,13 +45,12 @@ export default fp(async function metricsPlugin (app: FastifyInstance, opts: Metr
       headers: { type: 'object', properties: { authorization: { type: 'string', description: 'Bearer METRICS_TOKEN' } } },
       response: {
         200: { description: 'metrics in the Prometheus text format', type: 'string' },
-        401: { description: 'missing or wrong METRICS_TOKEN', ...Problem }
+        401: { ...ProblemSchema, description: 'missing or wrong METRICS_TOKEN' }
       }
     }
   }, async (request, reply) => {
     if (!bearerMatches(request.headers.authorization, expected)) {
-      return reply.code(401).header('www-authenticate', 'Bearer realm="metrics"').type('application/problem+json')
-        .send({ type: 'about:blank', title: 'Unauthorized', status: 401, detail: 'present the metrics token: Authorization: Bearer <METRICS_TOKEN>' })
+      return sendProblem(reply.header('www-authenticate', 'Bearer realm="metrics"'), new Problem(401, 'Unauthorized', 'present the metrics token: Authorization: Bearer <METRICS_TOKEN>'))
     }
     return reply.header('cache-control', 'no-store').type(metrics.registry.contentType).send(await metrics.registry.metrics())
   })

@@ -1,6 +1,8 @@
 // Owns overload protection: @fastify/under-pressure answering RFC 9457 problem+json with Retry-After.
 import underPressure from '@fastify/under-pressure'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { Problem } from '../shared/errors.js'
+import { problemBody } from '../shared/problem.js'
 
 export interface OverloadOptions {
   /** Mean event-loop delay (ms) above which requests get 503; 0 = off. */
@@ -36,7 +38,7 @@ function problemAnswer (retryAfterS: number): PressureHandler {
   const handler = (request: FastifyRequest, reply: FastifyReply, type: string): object => {
     request.log.warn({ event: 'overload', type }, 'overloaded: answering 503')
     reply.code(503).header('retry-after', String(retryAfterS)).header('cache-control', 'no-store').type('application/problem+json')
-    return { type: 'about:blank', title: 'Service Unavailable', status: 503, detail: OVERLOADED, error: 'temporarily_unavailable', error_description: OVERLOADED }
+    return problemBody(new Problem(503, 'Service Unavailable', OVERLOADED), { error: 'temporarily_unavailable', error_description: OVERLOADED })
   }
   return handler as unknown as PressureHandler
 }

@@ -1,8 +1,8 @@
 // The operations layer at the root: security headers, closing and overload 503s, metrics, /health, /ready, /docs, GET /.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { notFound } from '../errors.js'
-import { problemHandler, sendProblem } from '../features/problem.js'
+import { notFound } from '../shared/errors.js'
+import { problemHandler, sendProblem } from '../shared/problem.js'
 import metrics from './metrics-plugin.js'
 import { addHealth } from './health.js'
 import { addOverloadProtection, type OverloadOptions } from './overload.js'
@@ -29,7 +29,7 @@ export default fp(async function ops (app: FastifyInstance, opts: OpsOptions) {
   await addOverloadProtection(app, opts.overload)
   await app.register(metrics, { token: opts.metricsToken, ...(opts.clock !== undefined ? { clock: opts.clock } : {}) })
   // Outside /oauth and /features (which answer in their own formats): RFC 9457 problems, never a stack trace.
-  app.setErrorHandler(problemHandler)
+  app.setErrorHandler(problemHandler())
   app.setNotFoundHandler(async (request, reply) => sendProblem(reply, notFound(`no resource at ${request.method} ${request.url.split('?')[0] ?? ''}`)))
   await addDocsUi(app, { secureOrigin: opts.issuer.startsWith('https://') })
   addHome(app, opts.issuer)

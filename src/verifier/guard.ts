@@ -4,7 +4,7 @@
 import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
-import { OAuthError } from '../errors.js'
+import { OAuthError } from '../shared/errors.js'
 import type { AccessTokenClaims } from '../tokens/access-token.js'
 import { checkClaims, checkHeader, fastJwtOptions, type VerificationRules } from './rules.js'
 import { refusalReason, TokenRefused, type RefusalReason } from './refusal.js'

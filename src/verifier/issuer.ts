@@ -1,6 +1,6 @@
 // Owns the trust in one remote issuer: its options, RFC 8414 discovery, its key set and its introspection endpoint,
 // shared by every consumer outside the issuer (the Fastify remote verifier, the Koop auth plugin).
-import { IntrospectionUnavailable, VerifierOptionsInvalid } from '../errors.js'
+import { IntrospectionUnavailable, VerifierOptionsInvalid } from '../shared/errors.js'
 import { discover, type IssuerMetadata } from './discovery.js'
 import type { KeySource } from './guard.js'
 import { JwksClient, type JwksClientOptions } from './jwks-client.js'

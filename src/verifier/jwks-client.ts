@@ -1,6 +1,6 @@
 // Owns fetching and caching one remote JWKS: whole-set cache, Cache-Control, kid-miss cooldown, timeout, stale-if-error.
 import { createPublicKey } from 'node:crypto'
-import { JwksUnavailable } from '../errors.js'
+import { JwksUnavailable } from '../shared/errors.js'
 
 export interface JwksClientOptions {
   /** The JWKS URL, or how to find it (RFC 8414 discovery), resolved on first use and remembered. */

@@ -1,5 +1,5 @@
 // Owns the short machine label for why an access token was refused (metrics, audit), from our error or the JWT library's.
-import { OAuthError } from '../errors.js'
+import { OAuthError } from '../shared/errors.js'
 
 export type RefusalReason = 'missing' | 'malformed' | 'expired' | 'not_yet_valid' | 'issued_in_future' | 'bad_lifetime'
   | 'bad_signature' | 'unsigned' | 'unknown_kid' | 'wrong_audience' | 'wrong_issuer' | 'wrong_type' | 'bad_algorithm'

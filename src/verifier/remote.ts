@@ -1,7 +1,7 @@
 // Fastify plugin for other services: verifies geotoken access tokens against the issuer's published JWKS.
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
-import { OAuthError, VerifierOptionsInvalid } from '../errors.js'
+import { OAuthError, VerifierOptionsInvalid } from '../shared/errors.js'
 import guard, { sendChallenge } from './guard.js'
 import { ActiveAnswers } from './active-cache.js'
 import { checkIssuerOptions, remoteIssuer, type IssuerOptions } from './issuer.js'

@@ -1,7 +1,7 @@
 // Verifies an access token outside a Fastify request (introspection, revocation, the Koop plugin) with the guard's
 // rules and key source.
 import { createVerifier } from 'fast-jwt'
-import { OAuthError } from '../errors.js'
+import { OAuthError } from '../shared/errors.js'
 import type { AccessTokenClaims } from '../tokens/access-token.js'
 import type { KeySource } from './guard.js'
 import { checkClaims, checkHeader, fastJwtOptions, type VerificationRules } from './rules.js'

@@ -3,7 +3,7 @@ import t, { type Test } from 'tap'
 import { writeFile } from 'node:fs/promises'
 import { ClientStore, updateClients, type ReadText } from '../../src/clients/store.js'
 import { addClient, disableClient, serializeClients } from '../../src/clients/registry.js'
-import { readIfExists } from '../../src/atomic-file.js'
+import { readIfExists } from '../../src/shared/atomic-file.js'
 import { clientsFixture } from '../helpers/app.js'
 
 const quiet = { info () {}, warn () {}, error () {} }

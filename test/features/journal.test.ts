@@ -6,9 +6,9 @@ import { crc32 } from 'node:zlib'
 import { EmbeddedFeatureStore } from '../../src/features/embedded-store.js'
 import { JOURNAL_FILE, replayJournal, type JournalOp } from '../../src/features/journal.js'
 import { SNAPSHOT_FILE } from '../../src/features/snapshot.js'
-import { Problem } from '../../src/errors.js'
+import { Problem } from '../../src/shared/errors.js'
 import type { Feature } from '../../src/features/geojson.js'
-import type { Log } from '../../src/keys/store.js'
+import type { Log } from '../../src/shared/log.js'
 import { smallSeed } from '../helpers/app.js'
 
 type Tap = Pick<Test, 'testdir'>

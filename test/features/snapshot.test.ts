@@ -6,7 +6,7 @@ import { EmbeddedFeatureStore } from '../../src/features/embedded-store.js'
 import { frame } from '../../src/features/lines.js'
 import { readSnapshot, writeSnapshot, SNAPSHOT_FILE } from '../../src/features/snapshot.js'
 import { FeatureIndex, type CollectionDef } from '../../src/features/store.js'
-import type { Log } from '../../src/keys/store.js'
+import type { Log } from '../../src/shared/log.js'
 
 const DEFS: CollectionDef[] = [
   { id: 'sites', title: 'Sites', description: 'd', temporalProperty: 'at', queryables: ['kind'] },

@@ -8,9 +8,9 @@ import { EmbeddedFeatureStore, type EmbeddedStoreOptions } from '../../src/featu
 import { JOURNAL_FILE } from '../../src/features/journal.js'
 import { frame } from '../../src/features/lines.js'
 import { SNAPSHOT_FILE } from '../../src/features/snapshot.js'
-import { writeFileAtomic } from '../../src/atomic-file.js'
+import { writeFileAtomic } from '../../src/shared/atomic-file.js'
 import type { Feature } from '../../src/features/geojson.js'
-import type { Log } from '../../src/keys/store.js'
+import type { Log } from '../../src/shared/log.js'
 import { smallSeed } from '../helpers/app.js'
 
 const child = new URL('../helpers/store-process.ts', import.meta.url).pathname

@@ -1,8 +1,8 @@
 // Child process for the lock tests (driven by lock-worker.ts): on command, takes withLock repeatedly and records each hold, or holds it until killed.
 import { appendFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { withLock } from '../../src/file-lock.js'
-import { StoreLocked } from '../../src/errors.js'
+import { withLock } from '../../src/shared/file-lock.js'
+import { StoreLocked } from '../../src/shared/errors.js'
 
 export type LockCommand =
   | { kind: 'contend', path: string, log: string, rounds: number, holdMs: number }

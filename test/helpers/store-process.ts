@@ -2,7 +2,7 @@
 // node --import tsx test/helpers/store-process.ts DIR SEED_FILE WRITES: opens the store (compacting after every
 // write), makes WRITES creates, closes it, and prints one JSON line with what it held.
 import { EmbeddedFeatureStore } from '../../src/features/embedded-store.js'
-import type { Log } from '../../src/keys/store.js'
+import type { Log } from '../../src/shared/log.js'
 
 const [dir, seedFile = '', writes = '0'] = process.argv.slice(2)
 if (dir === undefined) throw new Error('usage: store-process.ts DIR [SEED_FILE] [WRITES]')

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { build, testRing, tokenFor } from '../helpers/app.js'
 import { serializeRing } from '../../src/keys/keyring.js'
 import { RING_FILE } from '../../src/keys/store.js'
-import { writeFileAtomic } from '../../src/atomic-file.js'
+import { writeFileAtomic } from '../../src/shared/atomic-file.js'
 
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef'
 const POLL_MS = 100

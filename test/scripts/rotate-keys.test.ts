@@ -6,7 +6,7 @@ import { loadRing } from '../../src/keys/store.js'
 import { serializeRing } from '../../src/keys/keyring.js'
 import { testRing } from '../helpers/app.js'
 import { holdLock } from '../helpers/lock-worker.js'
-import { LOCK_TIMEOUT_MS } from '../../src/file-lock.js'
+import { LOCK_TIMEOUT_MS } from '../../src/shared/file-lock.js'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 

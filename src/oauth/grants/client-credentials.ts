@@ -1,5 +1,5 @@
 // Owns the client_credentials grant (RFC 6749 §4.4): a token for the client itself, scoped within its allowance.
-import { OAuthError } from '../../errors.js'
+import { OAuthError } from '../../shared/errors.js'
 import type { Client } from '../../clients/registry.js'
 import { KNOWN_SCOPES } from '../../tokens/claims.js'
 import type { Grant } from './grant.js'

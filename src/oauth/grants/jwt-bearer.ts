@@ -1,8 +1,8 @@
 // Owns the jwt-bearer grant (RFC 7523 §2.1): an external IdP's signed assertion exchanged for our access token.
 import { createDecoder, createVerifier } from 'fast-jwt'
 import { JWT_BEARER } from '../../clients/registry.js'
-import { OAuthError } from '../../errors.js'
-import { mayGrantOrg, type TrustedIssuer } from '../../federation/trusted-issuers.js'
+import { OAuthError } from '../../shared/errors.js'
+import { mayGrantOrg, type TrustedIssuer } from '../trusted-issuers.js'
 import type { ExpiringIdSet } from '../../tokens/expiring-set.js'
 import { JwksClient } from '../../verifier/jwks-client.js'
 import { grantedScope } from './client-credentials.js'

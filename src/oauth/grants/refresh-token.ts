@@ -1,12 +1,12 @@
 // Owns the refresh_token grant (RFC 6749 §6): one use per token, rotation within the family, reuse revokes all,
 // and never more scope than the client (and the identity provider that vouched for the user) allow now.
-import { OAuthError } from '../../errors.js'
+import { OAuthError } from '../../shared/errors.js'
 import type { Client } from '../../clients/registry.js'
-import { mayGrantOrg, type TrustedIssuer } from '../../federation/trusted-issuers.js'
+import { mayGrantOrg, type TrustedIssuer } from '../trusted-issuers.js'
 import type { ExpiringIdSet } from '../../tokens/expiring-set.js'
 import type { RefreshGrant, RefreshTokens } from '../../tokens/refresh-tokens.js'
-import type { Log } from '../../keys/store.js'
-import { audit } from '../../ops/audit.js'
+import type { Log } from '../../shared/log.js'
+import { audit } from '../../shared/audit.js'
 import { grantedScope } from './client-credentials.js'
 import type { Grant } from './grant.js'
 

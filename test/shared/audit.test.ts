@@ -2,7 +2,7 @@ import t from 'tap'
 import pino from 'pino'
 import { Writable } from 'node:stream'
 import { generateKeyPairSync } from 'node:crypto'
-import { audit } from '../../src/ops/audit.js'
+import { audit } from '../../src/shared/audit.js'
 
 function capture () {
   const lines: Array<Record<string, unknown>> = []

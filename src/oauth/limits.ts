@@ -3,10 +3,10 @@
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { OAuthError } from '../errors.js'
-import { authenticatedClient, authenticationOutcome, requestCredentials } from '../oauth/client-auth.js'
+import { OAuthError } from '../shared/errors.js'
+import { authenticatedClient, authenticationOutcome, requestCredentials } from './client-auth.js'
 import { ClientLockout, type ClientLockoutOptions } from './lockout.js'
-import { audit } from './audit.js'
+import { audit } from '../shared/audit.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -46,7 +46,7 @@ export function presentedClientId (request: FastifyRequest): string | undefined 
  *
  * Nothing anyone else sends can throttle or lock out a client (issue 13): its per-client budgets are spent only by
  * requests that authenticated as it, and failed authentications lock out the (client id, source) pair, or new
- * sources once the per-client failure budget is spent (src/ops/lockout.ts). Unauthenticated traffic is bounded
+ * sources once the per-client failure budget is spent (src/oauth/lockout.ts). Unauthenticated traffic is bounded
  * per source: the per-IP limit and the lockout.
  */
 export default fp(async function tokenLimits (app: FastifyInstance, opts: TokenLimitOptions) {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ClientLockout, FailureLockout } from '../../src/ops/lockout.js'
+import { ClientLockout, FailureLockout } from '../../src/oauth/lockout.js'
 
 t.test('locks after the threshold, doubling up to the maximum', async t => {
   let now = 0

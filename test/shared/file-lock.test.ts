@@ -3,9 +3,9 @@ import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { withLock } from '../src/file-lock.js'
-import { StoreLocked } from '../src/errors.js'
-import { holdLock, startLockWorker } from './helpers/lock-worker.js'
+import { withLock } from '../../src/shared/file-lock.js'
+import { StoreLocked } from '../../src/shared/errors.js'
+import { holdLock, startLockWorker } from '../helpers/lock-worker.js'
 
 const busy = (path: string) => (holder: string) => new StoreLocked(path, holder)
 

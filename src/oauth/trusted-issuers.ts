@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises'
 import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
 import { KNOWN_SCOPES, ORG_PATTERN } from '../tokens/claims.js'
-import { TrustedIssuersInvalid } from '../errors.js'
+import { TrustedIssuersInvalid } from '../shared/errors.js'
 
 const OrgMapping = Type.Union([
   Type.Object({ fixed: Type.String({ pattern: ORG_PATTERN }) }, { additionalProperties: false }),

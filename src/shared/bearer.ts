@@ -1,0 +1,10 @@
+// Owns reading `Authorization: Bearer <token>` (RFC 6750 §2.1), the one parser every guard of the service uses.
+
+// The scheme is case-insensitive (RFC 9110 §11.1), one or more spaces follow, then a b64token. HTTP has already
+// stripped the field value's surrounding whitespace (RFC 9110 §5.5); anything else around the token is refused.
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i
+
+/** The token of a Bearer Authorization header, or undefined when the header is absent or not exactly that. */
+export function bearerToken (authorization: string | undefined): string | undefined {
+  return authorization === undefined ? undefined : BEARER.exec(authorization)?.[1]
+}
