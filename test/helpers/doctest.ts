@@ -4,10 +4,14 @@
 //   <!-- doctest: NAME file=server.ts -->           a file the scenario writes (in the shell's current directory)
 //   <!-- doctest: NAME background wait=HOST:PORT --> a long-running command (npm start): started in its own process
 //                                                    group, waited for until HOST:PORT accepts connections, and
-//                                                    stopped at the end with SIGINT, as Ctrl-C would
+//                                                    stopped at the end with SIGINT, as Ctrl-C would; whatever ran
+//                                                    before in the background is stopped first (Ctrl-C, start again)
+//   <!-- doctest: NAME background alongside wait=… --> the same in another terminal: what runs already keeps running
 //   <!-- doctest: NAME exit=1 -->                   a command whose documented exit status is not 0
 //   <!-- doctest: NAME output -->                   what the block before printed: each line, in order, must be a
 //                                                    line of its output ("…" matches anything)
+//   <!-- doctest: NAME output log -->               what the last background command has printed so far (its
+//                                                    terminal: colours removed), after the block before ran
 //   <!-- doctest: skip REASON -->                   shown but not run (a cron line, a placeholder), with the reason
 import { spawn } from 'node:child_process'
 import { copyFile, mkdir, readFile, readdir, symlink } from 'node:fs/promises'
@@ -25,7 +29,7 @@ export interface Block {
   rest: string
   lang: string
   text: string
-  attrs: { file?: string, background: boolean, wait?: string, exit: number, output: boolean }
+  attrs: { file?: string, background: boolean, alongside: boolean, wait?: string, exit: number, output: boolean, log: boolean }
 }
 
 /** Every fenced block of README.md and docs/*.md, with its marker (scenario '' when unmarked). */
@@ -52,9 +56,11 @@ export async function allBlocks (): Promise<Block[]> {
         attrs: {
           file: /\bfile=(\S+)/.exec(rest)?.[1],
           background: /\bbackground\b/.test(rest),
+          alongside: /\balongside\b/.test(rest),
           wait: /\bwait=(\S+)/.exec(rest)?.[1],
           exit: Number(/\bexit=(\d+)/.exec(rest)?.[1] ?? 0),
-          output: /\boutput\b/.test(rest)
+          output: /\boutput\b/.test(rest),
+          log: /\blog\b/.test(rest)
         }
       })
       i = end
@@ -88,8 +94,13 @@ export function program (blocks: readonly Block[], replace: Readonly<Record<stri
     'doctest_stop () { for g in "${DOCTEST_GROUPS[@]}"; do kill -INT -- "-$g" 2>/dev/null || true; done; for g in "${DOCTEST_GROUPS[@]}"; do for i in $(seq 100); do kill -0 -- "-$g" 2>/dev/null || break; sleep 0.1; done; done; DOCTEST_GROUPS=(); }',
     'trap \'rc=$?; [ "$rc" -eq 0 ] || echo "doctest: failed with status $rc in the block at $DOCTEST_AT" >&3; doctest_stop\' EXIT'
   ]
+  let background: number | undefined
   blocks.forEach((b, n) => {
-    if (b.attrs.output) return
+    if (b.attrs.output) {
+      // A log line is written when its request finishes, a moment after the client has its answer.
+      if (b.attrs.log && background !== undefined) parts.push(`printf '\\n${SEPARATOR(n)}\\n'`, `sleep 0.3; sed 's/\\x1b\\[[0-9;]*m//g' .doctest-${background}.log`)
+      return
+    }
     parts.push(`printf '\\n${SEPARATOR(n)}\\n'`, `DOCTEST_AT=${JSON.stringify(`${b.file}:${b.line}`)}`)
     const text = sub(b.text)
     if (b.attrs.file !== undefined) {
@@ -97,7 +108,8 @@ export function program (blocks: readonly Block[], replace: Readonly<Record<stri
     } else if (b.attrs.background) {
       // The docs say: stop it with Ctrl-C, then start it again. Whatever ran before in the background stops first.
       const [host, port] = sub(b.attrs.wait ?? '').split(':')
-      parts.push('doctest_stop')
+      if (!b.attrs.alongside) parts.push('doctest_stop')
+      background = n
       parts.push(`setsid bash -c ${JSON.stringify(text)} > .doctest-${n}.log 2>&1 &`, 'DOCTEST_GROUPS+=($!)')
       parts.push(`for i in $(seq 600); do (exec 3<>/dev/tcp/${host}/${port}) 2>/dev/null && break; sleep 0.1; done`)
       parts.push(`(exec 3<>/dev/tcp/${host}/${port}) 2>/dev/null || { cat .doctest-${n}.log >&3; echo "doctest: never listened on ${host}:${port}" >&3; exit 97; }`)
@@ -150,7 +162,7 @@ export function checkOutputs (blocks: readonly Block[], run: Run, replace: Reado
   const problems: string[] = []
   blocks.forEach((b, n) => {
     if (!b.attrs.output) return
-    const printed = run.outputs.get(n - 1) ?? ''
+    const printed = run.outputs.get(b.attrs.log ? n : n - 1) ?? ''
     const miss = matchesOutput(Object.entries(replace).reduce((t, [from, to]) => t.split(from).join(to), b.text), printed)
     if (miss !== undefined) problems.push(`${b.file}:${b.line}: ${miss}\n--- printed:\n${printed}`)
   })
@@ -168,7 +180,7 @@ export function failure (run: Run): string {
  * commands run with their default DATA_DIR and KEYS_DIR, as in a reader's checkout.
  */
 export async function checkoutReplica (dir: string): Promise<string> {
-  for (const name of ['package.json', 'node_modules', 'dist', 'scripts', 'src', 'tsconfig.json', 'tsconfig.build.json']) {
+  for (const name of ['package.json', 'node_modules', 'dist', 'scripts', 'src', 'examples', 'tsconfig.json', 'tsconfig.build.json']) {
     await symlink(join(ROOT, name), join(dir, name))
   }
   await mkdir(join(dir, 'data'))
