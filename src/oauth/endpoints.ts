@@ -15,7 +15,7 @@ export type EndpointOptions = TokenRouteOptions & RevokeOptions & IntrospectOpti
 }
 
 /** Maps any error raised in this scope to an RFC 6749 §5.2 answer; framework errors become invalid_request. */
-export function toOAuthError (err: FastifyError | OAuthError): OAuthError {
+function toOAuthError (err: FastifyError | OAuthError): OAuthError {
   if (err instanceof OAuthError) return err
   if (err.code === 'FST_ERR_VALIDATION') {
     const v = err.validation?.[0]

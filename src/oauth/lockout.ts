@@ -11,7 +11,7 @@ export interface LockoutOptions {
   /** Longest lockout (ms). */
   maxMs: number
   /** Prefix of this lockout's keys in the store, so two lockouts can share one. */
-  scope?: string
+  keyPrefix?: string
   clock?: () => number
 }
 
@@ -24,7 +24,7 @@ export class FailureLockout {
 
   constructor (store: LockoutStore, opts: LockoutOptions) {
     this.#store = store
-    this.#opts = { scope: '', clock: Date.now, ...opts }
+    this.#opts = { keyPrefix: '', clock: Date.now, ...opts }
     this.#forgetMs = 2 * this.#opts.maxMs
   }
 
@@ -37,17 +37,17 @@ export class FailureLockout {
   /** Milliseconds this key stays locked out; 0 when it may try now. */
   async lockedFor (key: string): Promise<number> {
     const now = this.#opts.clock()
-    const failures = await this.#store.failures(this.#opts.scope + key, now, this.#forgetMs)
+    const failures = await this.#store.failures(this.#opts.keyPrefix + key, now, this.#forgetMs)
     return failures === undefined ? 0 : Math.max(0, failures.lastMs + this.#lockMs(failures.count) - now)
   }
 
   /** Records a failure; returns the lockout it starts (ms), 0 while under the threshold. */
   async fail (key: string): Promise<number> {
-    return this.#lockMs(await this.#store.addFailure(this.#opts.scope + key, this.#opts.clock(), this.#forgetMs))
+    return this.#lockMs(await this.#store.addFailure(this.#opts.keyPrefix + key, this.#opts.clock(), this.#forgetMs))
   }
 
   /** A success clears the record. */
-  async succeed (key: string): Promise<void> { await this.#store.clearFailures(this.#opts.scope + key) }
+  async succeed (key: string): Promise<void> { await this.#store.clearFailures(this.#opts.keyPrefix + key) }
 }
 
 export interface ClientLockoutOptions {
@@ -81,8 +81,8 @@ export class ClientLockout {
 
   constructor (store: LockoutStore, opts: ClientLockoutOptions) {
     const common = { baseMs: opts.baseMs, maxMs: opts.maxMs, clock: opts.clock ?? Date.now }
-    this.#bySource = new FailureLockout(store, { ...common, after: opts.perSource, scope: 'source ' })
-    this.#byClient = new FailureLockout(store, { ...common, after: opts.perClient, scope: 'client ' })
+    this.#bySource = new FailureLockout(store, { ...common, after: opts.perSource, keyPrefix: 'source ' })
+    this.#byClient = new FailureLockout(store, { ...common, after: opts.perClient, keyPrefix: 'client ' })
     this.#store = store
   }
 

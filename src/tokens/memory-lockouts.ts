@@ -19,6 +19,7 @@ function touch<V> (map: Map<string, V>, key: string, value: V, max: number): voi
   }
 }
 
+/** Lockout counts in two LRU-bounded maps; every method runs without awaiting, so each is one atomic step. */
 export class MemoryLockoutStore implements LockoutStore {
   readonly #failures = new Map<string, FailureCount>()
   readonly #known = new Map<string, true>()

@@ -32,5 +32,5 @@ export default fp(async function tokenState (app, opts: TokenStateOptions) {
     backend = opened
   }
   const { kind, revoked, refreshFamilies, usedAssertions, lockouts, rateLimits } = backend
-  app.decorate('tokenState', { kind, revoked, refreshTokens: new RefreshTokens(refreshFamilies, opts), usedAssertions, lockouts, rateLimits })
+  app.decorate('tokenState', { kind, revoked, refreshTokens: new RefreshTokens(refreshFamilies, { idleS: opts.idleS, absoluteS: opts.absoluteS }), usedAssertions, lockouts, rateLimits })
 }, { name: 'geotoken-token-state', fastify: '5.x' })

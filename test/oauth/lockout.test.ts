@@ -78,9 +78,9 @@ t.test('known sources are bounded: the least recently successful is forgotten fi
 
 t.test('two lockouts over one store keep their counts apart', async t => {
   const store = new MemoryLockoutStore()
-  const bySource = new FailureLockout(store, { after: 1, baseMs: 1000, maxMs: 5000, scope: 'source ', clock: () => 0 })
-  const byClient = new FailureLockout(store, { after: 1, baseMs: 1000, maxMs: 5000, scope: 'client ', clock: () => 0 })
+  const bySource = new FailureLockout(store, { after: 1, baseMs: 1000, maxMs: 5000, keyPrefix: 'source ', clock: () => 0 })
+  const byClient = new FailureLockout(store, { after: 1, baseMs: 1000, maxMs: 5000, keyPrefix: 'client ', clock: () => 0 })
   t.equal(await bySource.fail('a'), 1000)
-  t.equal(await byClient.lockedFor('a'), 0, 'the other scope has no failure of a')
+  t.equal(await byClient.lockedFor('a'), 0, 'the other prefix has no failure of a')
   t.equal(await byClient.fail('a'), 1000, 'and starts its own count')
 })
