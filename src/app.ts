@@ -6,7 +6,8 @@ import { AccessLog, loggerOptions } from './logger.js'
 import keyStore from './keys/plugin.js'
 import clientStore from './clients/plugin.js'
 import oauth from './oauth/plugin.js'
-import tokenState, { type TokenStateOptions } from './tokens/plugin.js'
+import tokenState from './tokens/plugin.js'
+import type { TokenStateBackend } from './tokens/state.js'
 import { loadTrustedIssuers } from './oauth/trusted-issuers.js'
 import swagger from '@fastify/swagger'
 import ops from './ops/plugin.js'
@@ -26,8 +27,8 @@ export interface AppDeps {
   clock?: () => number
   /** Where log lines go (tests capture them); stdout by default. */
   logStream?: DestinationStream
-  /** Token state shared by several instances (refresh tokens, deny-list, used assertions); in-process maps by default. */
-  stores?: TokenStateOptions['stores']
+  /** A token-state backend opened (and closed) by the caller, e.g. shared by several instances in one test. */
+  tokenState?: TokenStateBackend
 }
 
 /** The rules the in-process guard applies; remote verifiers configure the same ones. */
@@ -58,7 +59,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     dir: config.KEYS_DIR, keySize: config.KEY_SIZE, retentionMs: retentionMs(config), pollMs: config.RELOAD_INTERVAL_MS, clock
   })
   await app.register(clientStore, { dir: config.DATA_DIR, pollMs: config.RELOAD_INTERVAL_MS })
-  await app.register(tokenState, { clock, idleS: config.REFRESH_TOKEN_IDLE_S, absoluteS: config.REFRESH_TOKEN_ABSOLUTE_S, ...(deps.stores === undefined ? {} : { stores: deps.stores }) })
+  await app.register(tokenState, { clock, idleS: config.REFRESH_TOKEN_IDLE_S, absoluteS: config.REFRESH_TOKEN_ABSOLUTE_S, ...(deps.tokenState === undefined ? {} : { backend: deps.tokenState }) })
   await app.register(oauth, {
     rules: verificationRules(config), ttlS: config.ACCESS_TOKEN_TTL_S, clock, jwksMaxAgeS: config.JWKS_MAX_AGE_S,
     trustedIssuers: await loadTrustedIssuers(config.TRUSTED_ISSUERS_FILE),

@@ -1,36 +1,25 @@
 // POST /oauth/introspect (RFC 7662): whether a token is active, for authenticated clients.
 import type { FastifyInstance } from 'fastify'
+import type { RefreshTokens } from '../tokens/refresh-tokens.js'
+import type { TokenVerifier } from '../verifier/verify.js'
 import { authenticatedClient } from './client-auth.js'
-import { TokenHintBodySchema, type TokenHintBody } from './revoke.js'
-import type { TokenRouteOptions } from './token.js'
-import { OAuthErrorSchema } from './token.js'
+import { IntrospectionSchema, OAuthErrorSchema, TokenHintRequestSchema, type Introspection, type TokenHintRequest } from './schemas.js'
 
-const IntrospectionSchema = {
-  type: 'object',
-  properties: {
-    active: { type: 'boolean' },
-    token_type: { type: 'string' },
-    scope: { type: 'string' },
-    client_id: { type: 'string' },
-    sub: { type: 'string' },
-    org: { type: 'string' },
-    iss: { type: 'string' },
-    aud: { type: 'string' },
-    exp: { type: 'integer' },
-    iat: { type: 'integer' },
-    jti: { type: 'string' }
-  },
-  required: ['active']
-} as const
+export interface IntrospectOptions {
+  clock: () => number
+  refreshTokens: RefreshTokens
+  /** Verifies our own access tokens for revocation and introspection. */
+  verifyAccessToken: TokenVerifier
+}
 
-export default async function introspectRoute (app: FastifyInstance, opts: TokenRouteOptions) {
-  app.post<{ Body: TokenHintBody }>('/introspect', {
+export default async function introspectRoute (app: FastifyInstance, opts: IntrospectOptions) {
+  app.post<{ Body: TokenHintRequest }>('/introspect', {
     bodyLimit: 32768,
     config: { introspection: true }, // its own limit (src/oauth/limits.ts)
     schema: {
       consumes: ['application/x-www-form-urlencoded'], // for the OpenAPI document (RFC 7662 §2.1)
-      body: TokenHintBodySchema, response: { 200: IntrospectionSchema, '4xx': OAuthErrorSchema } }
-  }, async (request) => {
+      body: TokenHintRequestSchema, response: { 200: IntrospectionSchema, '4xx': OAuthErrorSchema } }
+  }, async (request): Promise<Introspection> => {
     const { token } = request.body
     const client = authenticatedClient(request, app.clients.directory, opts.clock())
     const now = opts.clock()

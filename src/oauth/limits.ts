@@ -7,6 +7,7 @@ import { OAuthError } from '../shared/errors.js'
 import { authenticatedClient, authenticationOutcome, requestCredentials } from './client-auth.js'
 import { ClientLockout, type ClientLockoutOptions } from './lockout.js'
 import { audit } from '../shared/audit.js'
+import type { LockoutStore, RateLimitStoreOptions } from '../tokens/state.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -25,6 +26,12 @@ export interface TokenLimitOptions {
   windowMs: number
   lockout: Omit<ClientLockoutOptions, 'clock'>
   clock?: () => number
+}
+
+/** Where the counts live: the token-state backend's (app.tokenState), so the policy is the same on every backend. */
+export interface TokenLimitStores {
+  lockouts: LockoutStore
+  rateLimits: RateLimitStoreOptions
 }
 
 type Limit = 'ip' | 'client' | 'introspect' | 'lockout'
@@ -49,14 +56,14 @@ export function presentedClientId (request: FastifyRequest): string | undefined 
  * sources once the per-client failure budget is spent (src/oauth/lockout.ts). Unauthenticated traffic is bounded
  * per source: the per-IP limit and the lockout.
  */
-export default fp(async function tokenLimits (app: FastifyInstance, opts: TokenLimitOptions) {
+export default fp(async function tokenLimits (app: FastifyInstance, opts: TokenLimitOptions & TokenLimitStores) {
   const clock = opts.clock ?? Date.now
-  await app.register(rateLimit, { global: false })
+  await app.register(rateLimit, { ...opts.rateLimits, global: false })
   const byIp = app.createRateLimit({ max: opts.perIp, timeWindow: opts.windowMs })
   // Called only once the request has authenticated, so the presented id is the client's own.
   const byClient = app.createRateLimit({ max: opts.perClient, timeWindow: opts.windowMs, keyGenerator: request => `client:${presentedClientId(request) ?? ''}` })
   const byIntrospector = app.createRateLimit({ max: opts.introspectPerClient, timeWindow: opts.windowMs, keyGenerator: request => `introspect:${presentedClientId(request) ?? ''}` })
-  const lockout = new ClientLockout({ ...opts.lockout, clock })
+  const lockout = new ClientLockout(opts.lockouts, { ...opts.lockout, clock })
 
   // One audit line per key and window, not per refused request: a flood must not flood the log too.
   const announced = new Map<string, number>()
@@ -98,7 +105,7 @@ export default fp(async function tokenLimits (app: FastifyInstance, opts: TokenL
     const introspection = request.routeOptions.config.introspection === true
     const clientId = presentedClientId(request)
     if (clientId !== undefined) {
-      const lockedMs = lockout.lockedFor(clientId, request.ip)
+      const lockedMs = await lockout.lockedFor(clientId, request.ip)
       if (lockedMs > 0) return tooMany(reply, 'lockout', Math.ceil(lockedMs / 1000))
     }
     let authenticated = false
@@ -112,9 +119,9 @@ export default fp(async function tokenLimits (app: FastifyInstance, opts: TokenL
     const outcome = authenticationOutcome(request)
     const clientId = presentedClientId(request)
     if (outcome === undefined || clientId === undefined) return
-    if (!(outcome instanceof OAuthError)) { lockout.succeed(clientId, request.ip); return }
+    if (!(outcome instanceof OAuthError)) { await lockout.succeed(clientId, request.ip); return }
     if (outcome.error !== 'invalid_client') return
-    const { sourceMs, clientMs } = lockout.fail(clientId, request.ip)
+    const { sourceMs, clientMs } = await lockout.fail(clientId, request.ip)
     if (sourceMs > 0 || clientMs > 0) {
       app.metrics.clientLockouts.inc()
       audit(request.log, 'client.locked_out', {

@@ -1,5 +1,7 @@
-// Owns the failed-authentication lockout: per client id and source address, plus a per-client budget across
-// sources that never blocks a source the client has authenticated from (pure, no Fastify, bounded memory).
+// Owns the failed-authentication lockout policy: per client id and source address, plus a per-client budget across
+// sources that never blocks a source the client has authenticated from. The counts live in the token-state
+// backend's LockoutStore (src/tokens/state.ts), so instances sharing a backend share the lockout.
+import type { LockoutStore } from '../tokens/state.js'
 
 export interface LockoutOptions {
   /** Consecutive failures before the first lockout. */
@@ -8,56 +10,44 @@ export interface LockoutOptions {
   baseMs: number
   /** Longest lockout (ms). */
   maxMs: number
-  /** Most keys remembered; the least recently failed are forgotten first (keys are attacker-chosen). */
-  maxEntries?: number
+  /** Prefix of this lockout's keys in the store, so two lockouts can share one. */
+  keyPrefix?: string
   clock?: () => number
 }
 
-interface Entry { failures: number, lockedUntil: number, lastFailure: number }
-
 /** Exponential lockout of one key after consecutive failures. */
 export class FailureLockout {
-  readonly #entries = new Map<string, Entry>()
+  readonly #store: LockoutStore
   readonly #opts: Required<LockoutOptions>
+  /** Failures are forgotten after a quiet spell of twice the longest lockout: old mistakes do not accumulate. */
+  readonly #forgetMs: number
 
-  constructor (opts: LockoutOptions) {
-    this.#opts = { maxEntries: 10_000, clock: Date.now, ...opts }
+  constructor (store: LockoutStore, opts: LockoutOptions) {
+    this.#store = store
+    this.#opts = { keyPrefix: '', clock: Date.now, ...opts }
+    this.#forgetMs = 2 * this.#opts.maxMs
+  }
+
+  /** The lockout `count` consecutive failures start (ms): none under the threshold, then doubling to the maximum. */
+  #lockMs (count: number): number {
+    const over = count - this.#opts.after
+    return over < 0 ? 0 : Math.min(this.#opts.maxMs, this.#opts.baseMs * 2 ** Math.min(over, 30))
   }
 
   /** Milliseconds this key stays locked out; 0 when it may try now. */
-  lockedFor (key: string): number {
-    const entry = this.#entries.get(key)
-    if (entry === undefined) return 0
+  async lockedFor (key: string): Promise<number> {
     const now = this.#opts.clock()
-    // Forgotten once a full maximum lockout has passed since the last failure: old mistakes do not accumulate.
-    if (now - entry.lastFailure > Math.max(this.#opts.maxMs, entry.lockedUntil - entry.lastFailure) * 2) {
-      this.#entries.delete(key)
-      return 0
-    }
-    return Math.max(0, entry.lockedUntil - now)
+    const failures = await this.#store.failures(this.#opts.keyPrefix + key, now, this.#forgetMs)
+    return failures === undefined ? 0 : Math.max(0, failures.lastMs + this.#lockMs(failures.count) - now)
   }
 
   /** Records a failure; returns the lockout it starts (ms), 0 while under the threshold. */
-  fail (key: string): number {
-    const now = this.#opts.clock()
-    this.lockedFor(key) // forgets a stale record first
-    const previous = this.#entries.get(key)
-    const failures = (previous?.failures ?? 0) + 1
-    const over = failures - this.#opts.after
-    const lockMs = over < 0 ? 0 : Math.min(this.#opts.maxMs, this.#opts.baseMs * 2 ** Math.min(over, 30))
-    this.#entries.delete(key) // re-insert: Map order is the eviction order
-    this.#entries.set(key, { failures, lockedUntil: now + lockMs, lastFailure: now })
-    if (this.#entries.size > this.#opts.maxEntries) {
-      const oldest = this.#entries.keys().next().value
-      if (oldest !== undefined) this.#entries.delete(oldest)
-    }
-    return lockMs
+  async fail (key: string): Promise<number> {
+    return this.#lockMs(await this.#store.addFailure(this.#opts.keyPrefix + key, this.#opts.clock(), this.#forgetMs))
   }
 
   /** A success clears the record. */
-  succeed (key: string): void { this.#entries.delete(key) }
-
-  get size (): number { return this.#entries.size }
+  async succeed (key: string): Promise<void> { await this.#store.clearFailures(this.#opts.keyPrefix + key) }
 }
 
 export interface ClientLockoutOptions {
@@ -67,8 +57,6 @@ export interface ClientLockoutOptions {
   perClient: number
   baseMs: number
   maxMs: number
-  /** Bound of each of the three maps (pairs, client ids, known pairs). */
-  maxEntries?: number
   clock?: () => number
 }
 
@@ -88,39 +76,33 @@ export interface ClientLockoutOptions {
 export class ClientLockout {
   readonly #bySource: FailureLockout
   readonly #byClient: FailureLockout
-  /** (source, client) pairs that authenticated, least recent first: they skip the per-client budget. */
-  readonly #known = new Map<string, true>()
-  readonly #maxEntries: number
+  /** Also remembers the (source, client) pairs that authenticated: they skip the per-client budget. */
+  readonly #store: LockoutStore
 
-  constructor (opts: ClientLockoutOptions) {
-    const common = { baseMs: opts.baseMs, maxMs: opts.maxMs, maxEntries: opts.maxEntries ?? 10_000, clock: opts.clock ?? Date.now }
-    this.#bySource = new FailureLockout({ ...common, after: opts.perSource })
-    this.#byClient = new FailureLockout({ ...common, after: opts.perClient })
-    this.#maxEntries = common.maxEntries
+  constructor (store: LockoutStore, opts: ClientLockoutOptions) {
+    const common = { baseMs: opts.baseMs, maxMs: opts.maxMs, clock: opts.clock ?? Date.now }
+    this.#bySource = new FailureLockout(store, { ...common, after: opts.perSource, keyPrefix: 'source ' })
+    this.#byClient = new FailureLockout(store, { ...common, after: opts.perClient, keyPrefix: 'client ' })
+    this.#store = store
   }
 
   /** Milliseconds before `source` may try `clientId` again; 0 when it may now. */
-  lockedFor (clientId: string, source: string): number {
+  async lockedFor (clientId: string, source: string): Promise<number> {
     const key = pair(clientId, source)
-    const own = this.#bySource.lockedFor(key)
-    return this.#known.has(key) ? own : Math.max(own, this.#byClient.lockedFor(clientId))
+    const [own, known, budget] = await Promise.all([this.#bySource.lockedFor(key), this.#store.isKnown(key), this.#byClient.lockedFor(clientId)])
+    return known ? own : Math.max(own, budget)
   }
 
   /** Records a failed authentication; returns the lockouts it starts (ms, 0 for none). */
-  fail (clientId: string, source: string): { sourceMs: number, clientMs: number } {
-    return { sourceMs: this.#bySource.fail(pair(clientId, source)), clientMs: this.#byClient.fail(clientId) }
+  async fail (clientId: string, source: string): Promise<{ sourceMs: number, clientMs: number }> {
+    const [sourceMs, clientMs] = await Promise.all([this.#bySource.fail(pair(clientId, source)), this.#byClient.fail(clientId)])
+    return { sourceMs, clientMs }
   }
 
   /** Records a successful authentication: the pair's failures are cleared and the source is known from now on. */
-  succeed (clientId: string, source: string): void {
+  async succeed (clientId: string, source: string): Promise<void> {
     const key = pair(clientId, source)
-    this.#bySource.succeed(key)
-    this.#known.delete(key) // re-insert: Map order is the eviction order
-    this.#known.set(key, true)
-    if (this.#known.size > this.#maxEntries) {
-      const oldest = this.#known.keys().next().value
-      if (oldest !== undefined) this.#known.delete(oldest)
-    }
+    await Promise.all([this.#bySource.succeed(key), this.#store.addKnown(key)])
   }
 }
 

@@ -1,19 +1,6 @@
 // Owns the RFC 8414 authorization server metadata document.
 import { KNOWN_SCOPES } from '../tokens/claims.js'
-
-export interface ServerMetadata {
-  issuer: string
-  token_endpoint: string
-  jwks_uri: string
-  revocation_endpoint: string
-  introspection_endpoint: string
-  grant_types_supported: string[]
-  token_endpoint_auth_methods_supported: string[]
-  revocation_endpoint_auth_methods_supported: string[]
-  introspection_endpoint_auth_methods_supported: string[]
-  scopes_supported: string[]
-  response_types_supported: string[]
-}
+import type { ServerMetadata } from './schemas.js'
 
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post']
 

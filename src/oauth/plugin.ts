@@ -7,7 +7,7 @@ import { clientCredentials } from './grants/client-credentials.js'
 import { jwtBearer } from './grants/jwt-bearer.js'
 import { refreshToken } from './grants/refresh-token.js'
 import wellKnown from './well-known.js'
-import tokenRoutes from './token.js'
+import oauthEndpoints from './endpoints.js'
 import type { TokenLimitOptions } from './limits.js'
 
 export interface OAuthOptions {
@@ -17,7 +17,7 @@ export interface OAuthOptions {
   jwksMaxAgeS: number
   /** External IdPs for the jwt-bearer grant; none turns the grant off. */
   trustedIssuers: readonly TrustedIssuer[]
-  /** Rate limits and lockout on /oauth/* (src/oauth/limits.ts). */
+  /** Rate limits and lockout on /oauth/* (src/oauth/limits.ts), counted in app.tokenState's backend. */
   limits?: TokenLimitOptions
 }
 
@@ -29,10 +29,10 @@ export default async function oauth (app: FastifyInstance, opts: OAuthOptions) {
     ...(opts.trustedIssuers.length === 0
       ? []
       : [jwtBearer({ issuers: opts.trustedIssuers, issuer, tokenEndpoint: `${issuer}/oauth/token`, clockToleranceS, usedAssertions: state.usedAssertions, clock: opts.clock })]),
-    refreshToken({ refreshTokens: state.refreshTokens, revoked: state.revoked, log: app.log, issuers: opts.trustedIssuers })
+    refreshToken({ refreshTokens: state.refreshTokens, log: app.log, issuers: opts.trustedIssuers })
   ]
   await app.register(wellKnown, { prefix: '/.well-known', issuer, jwksMaxAgeS: opts.jwksMaxAgeS, grantTypes: grants.map(g => g.grantType) })
-  await app.register(tokenRoutes, {
+  await app.register(oauthEndpoints, {
     prefix: '/oauth',
     issuer,
     audience,
@@ -42,6 +42,6 @@ export default async function oauth (app: FastifyInstance, opts: OAuthOptions) {
     grants,
     refreshTokens: state.refreshTokens,
     verifyAccessToken: createTokenVerifier({ ...opts.rules, knownOrg: org => app.clients.directory.hasOrg(org) }, app.keys, opts.clock),
-    ...(opts.limits !== undefined ? { limits: opts.limits } : {})
+    ...(opts.limits !== undefined ? { limits: { ...opts.limits, lockouts: state.lockouts, rateLimits: state.rateLimits } } : {})
   })
 }

@@ -3,12 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import cors from '@fastify/cors'
 import { serverMetadata } from './metadata.js'
 import { noneMatch } from '../shared/etag.js'
-
-const JwkSchema = {
-  type: 'object',
-  properties: { kty: { type: 'string' }, n: { type: 'string' }, e: { type: 'string' }, kid: { type: 'string' }, use: { type: 'string' }, alg: { type: 'string' } },
-  required: ['kty', 'n', 'e', 'kid', 'use', 'alg']
-} as const
+import { JwksSchema, NotModifiedSchema, ServerMetadataSchema } from './schemas.js'
 
 export default async function wellKnown (app: FastifyInstance, opts: { issuer: string, jwksMaxAgeS: number, grantTypes: readonly string[] }) {
   await app.register(cors, { origin: '*', methods: ['GET', 'HEAD'] })
@@ -18,8 +13,8 @@ export default async function wellKnown (app: FastifyInstance, opts: { issuer: s
     schema: {
       response: {
         // The body is pre-serialized per key-ring change; the schema documents it for OpenAPI.
-        200: { type: 'object', properties: { keys: { type: 'array', items: JwkSchema } }, required: ['keys'] },
-        304: { description: 'the JWKS has not changed since the ETag in If-None-Match', type: 'null' }
+        200: JwksSchema,
+        304: NotModifiedSchema
       }
     }
   }, async (request, reply) => {
@@ -30,17 +25,7 @@ export default async function wellKnown (app: FastifyInstance, opts: { issuer: s
   })
 
   const metadata = serverMetadata(opts.issuer, opts.grantTypes)
-  const metadataRoute = {
-    schema: {
-      response: {
-        200: {
-          type: 'object',
-          properties: Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, Array.isArray(v) ? { type: 'array', items: { type: 'string' } } : { type: 'string' }])),
-          required: Object.keys(metadata)
-        }
-      }
-    }
-  }
+  const metadataRoute = { schema: { response: { 200: ServerMetadataSchema } } }
   const sendMetadata = async () => metadata
   app.get('/oauth-authorization-server', metadataRoute, sendMetadata)
   app.get('/openid-configuration', metadataRoute, sendMetadata)

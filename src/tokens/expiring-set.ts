@@ -1,35 +1,33 @@
-// Owns a set of ids that forget themselves at their expiry: the jti deny-list and used assertion ids.
-
-/** The seam for a shared store (Redis SET NX PX) when several instances run; this file is the in-process default. */
-export interface ExpiringIdSet {
-  /** Adds `id` until `expiresAtMs`; false if it was already present (an atomic check-and-set). */
-  add: (id: string, expiresAtMs: number) => boolean | Promise<boolean>
-  has: (id: string) => boolean | Promise<boolean>
-}
+// Owns the in-memory set of ids that forget themselves at their expiry: the memory backend's deny-list and used
+// assertion ids (the contracts are DenyList and UsedAssertions in state.ts).
+import type { DenyList, UsedAssertions } from './state.js'
 
 /**
  * Map-backed set pruned as it is used: every id carries its own expiry, so memory is bounded by the ids
  * that can still matter (a revoked token is refused only until it would have expired anyway).
  */
-export class MemoryExpiringSet implements ExpiringIdSet {
+export class MemoryExpiringSet implements DenyList, UsedAssertions {
   readonly #expiry = new Map<string, number>()
   readonly #clock: () => number
   #nextPrune = 0
 
   constructor (clock: () => number = Date.now) { this.#clock = clock }
 
-  add (id: string, expiresAtMs: number): boolean {
+  async add (id: string, expiresAtMs: number): Promise<boolean> { return this.addNow(id, expiresAtMs) }
+
+  async has (id: string): Promise<boolean> {
+    const expiry = this.#expiry.get(id)
+    return expiry !== undefined && expiry > this.#clock()
+  }
+
+  /** `add` in the caller's step: the memory refresh families deny a family's tokens within their own atomic step. */
+  addNow (id: string, expiresAtMs: number): boolean {
     const now = this.#clock()
     this.#prune(now)
     const current = this.#expiry.get(id)
     if (current !== undefined && current > now) return false
     if (expiresAtMs > now) this.#expiry.set(id, expiresAtMs)
     return true
-  }
-
-  has (id: string): boolean {
-    const expiry = this.#expiry.get(id)
-    return expiry !== undefined && expiry > this.#clock()
   }
 
   get size (): number { return this.#expiry.size }

@@ -1,14 +1,15 @@
-// Fastify adapter for token state: refresh tokens, the access-token deny-list and used assertion ids.
+// Fastify adapter for token state: one backend chosen at start-up, exposed as app.tokenState with the refresh rules.
 import fp from 'fastify-plugin'
-import { MemoryExpiringSet, type ExpiringIdSet } from './expiring-set.js'
-import { MemoryRefreshTokenStore, RefreshTokens, type RefreshPolicy, type RefreshTokenStore } from './refresh-tokens.js'
+import { openTokenStateBackend } from './backend.js'
+import { RefreshTokens, type RefreshPolicy } from './refresh-tokens.js'
+import type { TokenStateBackend, TokenStateKind } from './state.js'
 
-export interface TokenState {
+/**
+ * The backend's stores, except its raw refresh families: those are reached only through the rules
+ * (`refreshTokens`), which keep rotation, reuse detection and revocation in one place.
+ */
+export interface TokenState extends Omit<TokenStateBackend, 'refreshFamilies' | 'close'> {
   refreshTokens: RefreshTokens
-  /** jti of revoked access tokens, each until its exp: the guard refuses them. */
-  revoked: ExpiringIdSet
-  /** `iss|jti` of jwt-bearer assertions already exchanged (RFC 7523 §3 item 7). */
-  usedAssertions: ExpiringIdSet
 }
 
 declare module 'fastify' {
@@ -17,14 +18,19 @@ declare module 'fastify' {
 
 export interface TokenStateOptions extends RefreshPolicy {
   clock: () => number
-  /** Shared stores for several instances; in-process maps by default. */
-  stores?: { refreshTokens?: RefreshTokenStore, revoked?: ExpiringIdSet, usedAssertions?: ExpiringIdSet }
+  /** The backend to open; 'memory' when not given. */
+  kind?: TokenStateKind
+  /** A backend opened by the caller (e.g. shared by several instances in one test), who also closes it. */
+  backend?: TokenStateBackend
 }
 
 export default fp(async function tokenState (app, opts: TokenStateOptions) {
-  app.decorate('tokenState', {
-    refreshTokens: new RefreshTokens(opts.stores?.refreshTokens ?? new MemoryRefreshTokenStore(opts.clock), opts),
-    revoked: opts.stores?.revoked ?? new MemoryExpiringSet(opts.clock),
-    usedAssertions: opts.stores?.usedAssertions ?? new MemoryExpiringSet(opts.clock)
-  })
+  let backend = opts.backend
+  if (backend === undefined) {
+    const opened = await openTokenStateBackend(opts.kind ?? 'memory', opts.clock)
+    app.addHook('onClose', async () => { await opened.close() })
+    backend = opened
+  }
+  const { kind, revoked, refreshFamilies, usedAssertions, lockouts, rateLimits } = backend
+  app.decorate('tokenState', { kind, revoked, refreshTokens: new RefreshTokens(refreshFamilies, { idleS: opts.idleS, absoluteS: opts.absoluteS }), usedAssertions, lockouts, rateLimits })
 }, { name: 'geotoken-token-state', fastify: '5.x' })

@@ -9,7 +9,7 @@ import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { disableClient } from '../../src/clients/registry.js'
 import { updateClients } from '../../src/clients/store.js'
-import { MemoryRefreshTokenStore } from '../../src/tokens/refresh-tokens.js'
+import { memoryBackend } from '../../src/tokens/backend.js'
 import { basic, build, decodePart, form, type Built, type TestClient } from '../helpers/app.js'
 import { assertion, JWT_BEARER, startIdp, trustedFile, type Idp } from '../helpers/idp.js'
 
@@ -72,19 +72,20 @@ t.test('features:write taken from a client is not refreshed back: the refresh gr
 })
 
 t.test('a refresh grants only what the identity provider allows now, and nothing once it is no longer trusted', async t => {
-  // One refresh-token store shared by three instances of the service, each started with another trusted-issuers file.
-  const store = new MemoryRefreshTokenStore()
-  const built = await setup(t, { stores: { refreshTokens: store } })
+  // One token-state backend shared by four instances of the service, each started with another trusted-issuers file.
+  const state = memoryBackend()
+  t.teardown(async () => { await state.close() })
+  const built = await setup(t, { tokenState: state })
   const { idp, fed } = built
   const first = (await fed.exchange(await assertion(idp))).json() as Tokens
   const second = (await fed.exchange(await assertion(idp))).json() as Tokens
 
   const restart = async (trusted: string): Promise<ReturnType<typeof client>> => {
-    // Its own data directory (a copy of clients.json, no features): only the keys and the refresh-token store are shared.
+    // Its own data directory (a copy of clients.json, no features): only the keys and the token state are shared.
     const dataDir = mkdtempSync(join(tmpdir(), 'geotoken-refresh-'))
     copyFileSync(join(built.dataDir, 'clients.json'), join(dataDir, 'clients.json'))
     const config = loadConfig({ KEYS_DIR: built.keysDir, DATA_DIR: dataDir, SEED_FILE: '', ISSUER: built.config.ISSUER, TRUSTED_ISSUERS_FILE: trusted, LOG_LEVEL: 'silent' })
-    const app = await buildApp(config, { stores: { refreshTokens: store } })
+    const app = await buildApp(config, { tokenState: state })
     t.teardown(async () => { await app.close(); rmSync(dataDir, { recursive: true, force: true }) })
     return client(app, built.clients.acmeFederated)
   }

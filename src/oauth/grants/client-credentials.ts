@@ -3,6 +3,7 @@ import { OAuthError } from '../../shared/errors.js'
 import type { Client } from '../../clients/registry.js'
 import { KNOWN_SCOPES } from '../../tokens/claims.js'
 import type { Grant } from './grant.js'
+import type { ClientCredentialsParams } from '../schemas.js'
 
 /**
  * RFC 6749 §3.3 scope: space-delimited NQCHAR tokens, each known and within `allowed`;
@@ -29,7 +30,7 @@ export function checkGrantAllowed (client: Client, grantType: string): void {
 }
 
 /** RFC 6749 §4.4: a token for the client itself; no refresh token (§4.4.3). */
-export const clientCredentials: Grant = {
+export const clientCredentials: Grant<ClientCredentialsParams> = {
   grantType: 'client_credentials',
   async handle (client, params) {
     const scope = grantedScope(client.scopes, params.scope)

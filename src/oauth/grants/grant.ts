@@ -1,13 +1,6 @@
 // Owns the contract between the token endpoint and its grants (RFC 6749 §4): who the token is for, and with what scope.
 import type { Client } from '../../clients/registry.js'
-
-/** The token endpoint's parameters; each grant checks the ones it needs. */
-export interface TokenParams {
-  grant_type: string
-  scope?: string
-  assertion?: string
-  refresh_token?: string
-}
+import type { TokenRequest } from '../schemas.js'
 
 export interface GrantResult {
   subject: string
@@ -21,7 +14,11 @@ export interface GrantResult {
   refresh?: { scope: string, issuer?: string, family?: { id: string, expiresAtMs: number } }
 }
 
-export interface Grant {
+/**
+ * A grant type: `Params` is its own parameters' schema type (src/oauth/schemas.ts), which the token endpoint's
+ * request type includes; the handler checks that the ones it requires are present.
+ */
+export interface Grant<Params = TokenRequest> {
   grantType: string
-  handle: (client: Client, params: TokenParams, nowMs: number) => Promise<GrantResult>
+  handle: (client: Client, params: Params, nowMs: number) => Promise<GrantResult>
 }

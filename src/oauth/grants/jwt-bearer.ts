@@ -3,10 +3,11 @@ import { createDecoder, createVerifier } from 'fast-jwt'
 import { JWT_BEARER } from '../../clients/registry.js'
 import { OAuthError } from '../../shared/errors.js'
 import { mayGrantOrg, type TrustedIssuer } from '../trusted-issuers.js'
-import type { ExpiringIdSet } from '../../tokens/expiring-set.js'
+import type { UsedAssertions } from '../../tokens/state.js'
 import { JwksClient } from '../../verifier/jwks-client.js'
 import { grantedScope } from './client-credentials.js'
 import type { Grant } from './grant.js'
+import type { JwtBearerParams } from '../schemas.js'
 
 export interface JwtBearerOptions {
   issuers: readonly TrustedIssuer[]
@@ -14,7 +15,7 @@ export interface JwtBearerOptions {
   issuer: string
   tokenEndpoint: string
   clockToleranceS: number
-  usedAssertions: ExpiringIdSet
+  usedAssertions: UsedAssertions
   clock: () => number
   /** JWKS fetch tuning for the IdPs' key sets. */
   jwks?: { timeoutMs?: number, minCacheS?: number, maxCacheS?: number, kidMissCooldownMs?: number }
@@ -26,7 +27,7 @@ const MAX_ASSERTION_BYTES = 16 * 1024
 
 interface Idp { config: TrustedIssuer, keys: JwksClient, verify: (token: string) => Promise<Record<string, unknown>> }
 
-export function jwtBearer (opts: JwtBearerOptions): Grant {
+export function jwtBearer (opts: JwtBearerOptions): Grant<JwtBearerParams> {
   const idps = new Map<string, Idp>(opts.issuers.map(config => {
     const keys = new JwksClient({ ...opts.jwks, jwksUri: config.jwks_uri, clock: opts.clock })
     const verify = createVerifier({

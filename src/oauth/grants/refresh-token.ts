@@ -3,16 +3,16 @@
 import { OAuthError } from '../../shared/errors.js'
 import type { Client } from '../../clients/registry.js'
 import { mayGrantOrg, type TrustedIssuer } from '../trusted-issuers.js'
-import type { ExpiringIdSet } from '../../tokens/expiring-set.js'
-import type { RefreshGrant, RefreshTokens } from '../../tokens/refresh-tokens.js'
+import type { RefreshTokens } from '../../tokens/refresh-tokens.js'
+import type { RefreshGrant } from '../../tokens/state.js'
 import type { Log } from '../../shared/log.js'
 import { audit } from '../../shared/audit.js'
 import { grantedScope } from './client-credentials.js'
 import type { Grant } from './grant.js'
+import type { RefreshTokenParams } from '../schemas.js'
 
 export interface RefreshGrantOptions {
   refreshTokens: RefreshTokens
-  revoked: ExpiringIdSet
   log: Log
   /** The identity providers trusted now; a grant from one no longer listed cannot be refreshed. */
   issuers: readonly TrustedIssuer[]
@@ -46,7 +46,7 @@ function scopeNow (grant: RefreshGrant, client: Client, issuers: ReadonlyMap<str
   return grantedScope(allowed, requested)
 }
 
-export function refreshToken (opts: RefreshGrantOptions): Grant {
+export function refreshToken (opts: RefreshGrantOptions): Grant<RefreshTokenParams> {
   const issuers = new Map(opts.issuers.map(i => [i.issuer, i]))
   return {
     grantType: 'refresh_token',
@@ -57,8 +57,7 @@ export function refreshToken (opts: RefreshGrantOptions): Grant {
       const result = await opts.refreshTokens.rotate(params.refresh_token, client.client_id, nowMs, grant => { scope = scopeNow(grant, client, issuers, params.scope) })
       if (!result.ok) {
         if (result.reason === 'reused') {
-          // OAuth 2.0 Security BCP §4.14.2: a replayed refresh token means it leaked; nothing of the family stays valid.
-          for (const t of result.revokedAccessTokens ?? []) await opts.revoked.add(t.jti, t.expiresAtMs)
+          // OAuth 2.0 Security BCP §4.14.2: the family is revoked and its access tokens denied (src/tokens/refresh-tokens.ts).
           audit(opts.log, 'token.refresh_reused', { client_id: client.client_id, org: client.org, detail: `family revoked with ${result.revokedAccessTokens?.length ?? 0} access tokens` })
         }
         throw new OAuthError('invalid_grant', REASONS[result.reason], 400, result.reason)

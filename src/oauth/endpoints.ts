@@ -1,0 +1,71 @@
+// Owns the /oauth scope shared by the token, revocation and introspection endpoints: form bodies only, no-store,
+// the limits, and every error as an RFC 6749 §5.2 answer.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import formbody from '@fastify/formbody'
+import { OAuthError } from '../shared/errors.js'
+import { audit } from '../shared/audit.js'
+import tokenLimits, { presentedClientId, type TokenLimitOptions, type TokenLimitStores } from './limits.js'
+import tokenRoute, { type TokenRouteOptions } from './token.js'
+import revokeRoute, { type RevokeOptions } from './revoke.js'
+import introspectRoute, { type IntrospectOptions } from './introspect.js'
+
+export type EndpointOptions = TokenRouteOptions & RevokeOptions & IntrospectOptions & {
+  /** Per-IP and per-client rate limits and the failed-authentication lockout for this scope (src/oauth/limits.ts). */
+  limits?: TokenLimitOptions & TokenLimitStores
+}
+
+/** Maps any error raised in this scope to an RFC 6749 §5.2 answer; framework errors become invalid_request. */
+function toOAuthError (err: FastifyError | OAuthError): OAuthError {
+  if (err instanceof OAuthError) return err
+  if (err.code === 'FST_ERR_VALIDATION') {
+    const v = err.validation?.[0]
+    const param = v?.instancePath.slice(1) || (v?.params as { missingProperty?: string } | undefined)?.missingProperty
+    if (v?.keyword === 'required') return new OAuthError('invalid_request', `missing parameter ${param}`)
+    if (v?.keyword === 'type' && param !== undefined) return new OAuthError('invalid_request', `parameter ${param} must be given exactly once`)
+    if (param !== undefined && param !== '') return new OAuthError('invalid_request', `parameter ${param} ${v?.message ?? 'is invalid'}`)
+    return new OAuthError('invalid_request', 'the request body must be application/x-www-form-urlencoded parameters')
+  }
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.code === 'FST_ERR_CTP_EMPTY_TYPE') {
+    return new OAuthError('invalid_request', 'the request body must be application/x-www-form-urlencoded')
+  }
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new OAuthError('invalid_request', 'the request body is too large')
+  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    return new OAuthError('invalid_request', 'the request is malformed', 400, `${err.code}: ${err.message}`)
+  }
+  throw err
+}
+
+function oauthErrorHandler (error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  let oauth: OAuthError
+  try { oauth = toOAuthError(error) } catch {
+    request.log.error({ err: error }, 'token endpoint failed')
+    return reply.code(500).send({ error: 'server_error', error_description: 'the server could not issue a token' })
+  }
+  const { client_id: bodyClientId } = (request.body ?? {}) as { client_id?: unknown }
+  audit(request.log, oauth.error === 'invalid_client' ? 'client.auth_failed' : 'token.refused', {
+    error: oauth.error, reason: oauth.error, detail: oauth.detail ?? oauth.message,
+    client_id: presentedClientId(request) ?? (typeof bodyClientId === 'string' ? bodyClientId : undefined)
+  })
+  if (oauth.error === 'invalid_client') reply.header('www-authenticate', 'Basic realm="geotoken", charset="UTF-8"')
+  // RFC 6749 §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E only; a reflected parameter may hold anything.
+  return reply.code(oauth.statusCode).send({ error: oauth.error, error_description: oauth.message.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '?') })
+}
+
+export default async function oauthEndpoints (app: FastifyInstance, opts: EndpointOptions) {
+  // RFC 6749 §3.2: form parameters only, so no other body parser exists in this scope.
+  app.removeAllContentTypeParsers()
+  await app.register(formbody, { bodyLimit: 8192 })
+  if (opts.limits !== undefined) await app.register(tokenLimits, opts.limits)
+
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
+    done(null, payload)
+  })
+  app.setErrorHandler(oauthErrorHandler)
+
+  // Children inherit this scope's form parser, limits and error handler; the scope's own prefix is not repeated.
+  const routeOptions = { ...opts, prefix: '' }
+  await app.register(tokenRoute, routeOptions)
+  await app.register(revokeRoute, routeOptions)
+  await app.register(introspectRoute, routeOptions)
+}

@@ -1,0 +1,29 @@
+// Owns the choice of token-state backend at start-up, and the in-memory one (the only kind until issue 16).
+import { MemoryExpiringSet } from './expiring-set.js'
+import { MemoryLockoutStore } from './memory-lockouts.js'
+import { MemoryRefreshFamilies } from './memory-refresh-families.js'
+import type { TokenStateBackend, TokenStateKind } from './state.js'
+
+/**
+ * Everything in this process: lost on restart (revocations, refresh tokens and used assertion ids with it) and
+ * not shared with other instances. Rate limits use @fastify/rate-limit's own in-process store.
+ */
+export function memoryBackend (clock: () => number = Date.now): TokenStateBackend {
+  const revoked = new MemoryExpiringSet(clock)
+  return {
+    kind: 'memory',
+    revoked,
+    refreshFamilies: new MemoryRefreshFamilies(revoked, clock),
+    usedAssertions: new MemoryExpiringSet(clock),
+    lockouts: new MemoryLockoutStore(),
+    rateLimits: {},
+    close: async () => {}
+  }
+}
+
+/** Opens the backend of the given kind. */
+export async function openTokenStateBackend (kind: TokenStateKind, clock: () => number): Promise<TokenStateBackend> {
+  switch (kind) {
+    case 'memory': return memoryBackend(clock)
+  }
+}
