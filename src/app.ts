@@ -1,21 +1,22 @@
-// Composition root: builds the Fastify app from a validated config, registering every plugin in order.
-import Fastify, { type FastifyInstance } from 'fastify'
+// Composition root: the service as one plugin registering its parts in dependency order, and the server around it.
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import swagger from '@fastify/swagger'
 import type { DestinationStream } from 'pino'
+import { join } from 'node:path'
 import { retentionMs, type Config } from './config.js'
 import { AccessLog, loggerOptions } from './logger.js'
 import keyStore from './keys/plugin.js'
 import clientStore from './clients/plugin.js'
-import oauth from './oauth/plugin.js'
 import tokenState from './tokens/plugin.js'
 import type { TokenStateBackend } from './tokens/state.js'
-import { loadTrustedIssuers } from './oauth/trusted-issuers.js'
-import swagger from '@fastify/swagger'
-import ops from './ops/plugin.js'
-import featureApi, { featureStore } from './features/plugin.js'
-import { join } from 'node:path'
-import { openApiOptions } from './ops/docs.js'
 import type { Scope } from './tokens/claims.js'
 import type { VerificationRules } from './verifier/rules.js'
+import ops from './ops/plugin.js'
+import { openApiOptions } from './ops/docs.js'
+import oauth from './oauth/plugin.js'
+import { loadTrustedIssuers } from './oauth/trusted-issuers.js'
+import featureApi, { featureStore } from './features/plugin.js'
 
 const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
   'features:read': 'read your organization\'s features',
@@ -36,9 +37,9 @@ export function verificationRules (config: Config): VerificationRules {
   return { issuer: config.ISSUER, audience: config.AUDIENCE, clockToleranceS: config.CLOCK_TOLERANCE_S, maxLifetimeS: config.ACCESS_TOKEN_TTL_S }
 }
 
-export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
-  const clock = deps.clock ?? Date.now
-  const app = Fastify({
+/** Fastify's own options for the service. */
+export function serverOptions (config: Config, deps: AppDeps = {}): FastifyServerOptions {
+  return {
     logger: loggerOptions(config.LOG_LEVEL, deps.logStream),
     // Only listed proxies may set the client IP (X-Forwarded-For): it keys the per-IP rate limit.
     trustProxy: config.TRUST_PROXY === '' ? false : config.TRUST_PROXY,
@@ -47,19 +48,31 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     requestIdHeader: false,
     logController: new AccessLog(),
     allowErrorHandlerOverride: false
-  })
+  }
+}
+
+export interface GeotokenOptions { config: Config, deps?: AppDeps }
+
+/** The whole service, registered at the root of an instance made with serverOptions() (buildApp does both). */
+export const geotoken = fp(async function geotoken (app: FastifyInstance, { config, deps = {} }: GeotokenOptions) {
+  const clock = deps.clock ?? Date.now
   // Collects every route's schemas: the OpenAPI document at /features/api (the OGC service-desc) and /docs/json.
   await app.register(swagger, openApiOptions(config.ISSUER, SCOPE_DESCRIPTIONS, () => app.features.collections()))
-  // Security headers, closing/overload 503s, metrics, /health, /ready, /docs: before every other route and hook.
+  // Security headers, closing/overload 503s, app.metrics and app.readiness, /health, /ready, /docs: before every other route and hook.
   await app.register(ops, {
-    metricsToken: config.METRICS_TOKEN, issuer: config.ISSUER, clock,
+    metricsToken: config.METRICS_TOKEN, issuer: config.ISSUER,
     overload: { maxEventLoopDelayMs: config.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, maxHeapUsedMb: config.OVERLOAD_MAX_HEAP_USED_MB, retryAfterS: config.OVERLOAD_RETRY_AFTER_S }
   })
+
+  // The domain stores: the key ring, the client registry, the token state.
   await app.register(keyStore, {
-    dir: config.KEYS_DIR, keySize: config.KEY_SIZE, retentionMs: retentionMs(config), pollMs: config.RELOAD_INTERVAL_MS, clock
+    dir: config.KEYS_DIR, keySize: config.KEY_SIZE, retentionMs: retentionMs(config), pollMs: config.RELOAD_INTERVAL_MS, clock,
+    readiness: app.readiness, metrics: app.metrics.registry
   })
-  await app.register(clientStore, { dir: config.DATA_DIR, pollMs: config.RELOAD_INTERVAL_MS })
+  await app.register(clientStore, { dir: config.DATA_DIR, pollMs: config.RELOAD_INTERVAL_MS, readiness: app.readiness })
   await app.register(tokenState, { clock, idleS: config.REFRESH_TOKEN_IDLE_S, absoluteS: config.REFRESH_TOKEN_ABSOLUTE_S, ...(deps.tokenState === undefined ? {} : { backend: deps.tokenState }) })
+
+  // The authorization server: /oauth/*, /.well-known/*.
   await app.register(oauth, {
     rules: verificationRules(config), ttlS: config.ACCESS_TOKEN_TTL_S, clock, jwksMaxAgeS: config.JWKS_MAX_AGE_S,
     trustedIssuers: await loadTrustedIssuers(config.TRUSTED_ISSUERS_FILE),
@@ -69,10 +82,19 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       lockout: { perSource: config.AUTH_LOCKOUT_AFTER, perClient: config.AUTH_LOCKOUT_CLIENT_AFTER, baseMs: config.AUTH_LOCKOUT_BASE_S * 1000, maxMs: config.AUTH_LOCKOUT_MAX_S * 1000 }
     }
   })
+
+  // The feature store and the OGC API - Features over it: /features/*.
   await app.register(featureStore, { dir: join(config.DATA_DIR, 'features'), seedFile: config.SEED_FILE, compactBytes: config.FEATURE_JOURNAL_MAX_MB * 2 ** 20 })
+  app.readiness.add('features', () => app.features.status())
   await app.register(featureApi, {
     prefix: '/features', rules: verificationRules(config), base: `${config.ISSUER}/features`,
     corsOrigins: config.CORS_ORIGINS === '' ? [] : config.CORS_ORIGINS.split(',').map(o => o.trim())
   })
+}, { name: 'geotoken', fastify: '5.x' })
+
+/** The service on a fresh Fastify instance, every plugin loaded (not yet listening). */
+export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const app = Fastify(serverOptions(config, deps))
+  await app.register(geotoken, { config, deps })
   return app
 }

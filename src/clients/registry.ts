@@ -2,6 +2,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
+import { ClientInvalid } from '../shared/errors.js'
 import { KNOWN_SCOPES, ORG_PATTERN, type Scope } from '../tokens/claims.js'
 
 export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
@@ -53,16 +54,19 @@ export function serializeClients (file: ClientsFile): string {
 
 export interface NewClient { org: string, scopes: readonly string[], grantTypes?: readonly string[], now: Date }
 
-/** Adds a client (and its organization on first use); the secret is returned once and stored only as a hash. */
+/**
+ * Adds a client (and its organization on first use); the secret is returned once and stored only as a hash.
+ * Input the registry cannot hold throws APP_CLIENTS_INVALID.
+ */
 export function addClient (file: ClientsFile, input: NewClient): { file: ClientsFile, client: Client, secret: string } {
-  if (!new RegExp(ORG_PATTERN).test(input.org)) throw new Error(`org ${JSON.stringify(input.org)} must match ${ORG_PATTERN}`)
+  if (!new RegExp(ORG_PATTERN).test(input.org)) throw new ClientInvalid(`org ${JSON.stringify(input.org)} must match ${ORG_PATTERN}`)
   const unknown = input.scopes.filter(s => !(KNOWN_SCOPES as readonly string[]).includes(s))
-  if (unknown.length > 0) throw new Error(`unknown scope ${JSON.stringify(unknown[0])}; known: ${KNOWN_SCOPES.join(' ')}`)
-  if (input.scopes.length === 0) throw new Error('a client needs at least one scope')
+  if (unknown.length > 0) throw new ClientInvalid(`unknown scope ${JSON.stringify(unknown[0])}; known: ${KNOWN_SCOPES.join(' ')}`)
+  if (input.scopes.length === 0) throw new ClientInvalid('a client needs at least one scope')
   const grants = input.grantTypes ?? ['client_credentials']
   const badGrant = grants.find(g => !(GRANT_TYPES as readonly string[]).includes(g))
-  if (badGrant !== undefined) throw new Error(`unknown grant type ${JSON.stringify(badGrant)}; known: ${GRANT_TYPES.join(' ')}`)
-  if (grants.length === 0) throw new Error('a client needs at least one grant type')
+  if (badGrant !== undefined) throw new ClientInvalid(`unknown grant type ${JSON.stringify(badGrant)}; known: ${GRANT_TYPES.join(' ')}`)
+  if (grants.length === 0) throw new ClientInvalid('a client needs at least one grant type')
   const secret = randomBytes(32).toString('base64url')
   const client: Client = {
     client_id: `${input.org}-${randomBytes(8).toString('hex')}`,

@@ -1,9 +1,10 @@
 // Owns data/clients.json on disk: locked read-modify-write for scripts, hot reload for the service.
 import { join } from 'node:path'
 import { ClientStoreCorrupt, StoreLocked } from '../shared/errors.js'
-import { fileVersion, readIfExists, writeFileAtomic } from '../shared/atomic-file.js'
+import { readIfExists, writeFileAtomic } from '../shared/atomic-file.js'
 import { withLock } from '../shared/file-lock.js'
 import type { Log } from '../shared/log.js'
+import { WatchedFile, type FileHealth } from '../shared/watched-file.js'
 import { addClient, ClientDirectory, emptyClients, parseClients, serializeClients, type ClientsFile } from './registry.js'
 
 export const CLIENTS_FILE = 'clients.json'
@@ -46,71 +47,37 @@ export async function createDemoClients (dir: string, now: Date): Promise<DemoCl
   })
 }
 
-/** The live client directory: clients.json is polled, so added and disabled clients apply without a restart. */
+/** The live client directory: clients.json as a watched file, so added and disabled clients apply without a restart. */
 export class ClientStore {
-  #directory: ClientDirectory
-  #version: string | null
-  #timer: NodeJS.Timeout | undefined
-  /** The read every reload runs after: reads never overlap, so an older file can never replace a newer one. */
-  #last: Promise<void> = Promise.resolve()
-  /** A read that has not started yet: callers arriving now share it, since it will see what they changed. */
-  #queued: { force: boolean, done: Promise<void> } | undefined
-  readonly #dir: string
-  readonly #log: Log
-  readonly #read: ReadText
+  readonly #file: WatchedFile<ClientsFile, ClientDirectory>
 
-  private constructor (dir: string, file: ClientsFile, version: string | null, log: Log, read: ReadText) {
-    this.#dir = dir
-    this.#directory = new ClientDirectory(file)
-    this.#version = version
-    this.#log = log
-    this.#read = read
-  }
+  private constructor (file: WatchedFile<ClientsFile, ClientDirectory>) { this.#file = file }
 
   static async open (dir: string, pollMs: number, log: Log, read: ReadText = readIfExists): Promise<ClientStore> {
-    const version = await fileVersion(join(dir, CLIENTS_FILE))
-    const store = new ClientStore(dir, (await loadClients(dir, read)) ?? emptyClients(), version, log, read)
-    store.#timer = setInterval(() => { void store.reload(false) }, pollMs)
-    store.#timer.unref()
-    return store
+    const file = await WatchedFile.open({
+      path: join(dir, CLIENTS_FILE),
+      load: async () => (await loadClients(dir, read)) ?? emptyClients(),
+      view: clients => new ClientDirectory(clients),
+      pollMs,
+      log,
+      clock: Date.now,
+      event: 'clients',
+      label: 'client registry'
+    })
+    file.onChange(() => { log.info({ event: 'clients.reloaded' }, 'client registry reloaded') })
+    return new ClientStore(file)
   }
 
-  get directory (): ClientDirectory { return this.#directory }
+  get directory (): ClientDirectory { return this.#file.view }
+
+  /** Whether clients.json was usable at the last read (else additions and disables are not being applied). */
+  get health (): FileHealth { return this.#file.health }
 
   /**
-   * Re-reads clients.json when it changed (or always, with `force`); a bad file keeps the last good directory.
-   * Resolves after a read that started after this call, so a change made before calling is applied.
+   * Re-reads clients.json: always, or with `force` false only when it changed (a poll). A bad file keeps the last
+   * good directory. Resolves after a read that started after this call, so a change made before calling is applied.
    */
-  async reload (force = true): Promise<void> {
-    if (this.#queued !== undefined) {
-      this.#queued.force ||= force
-      return await this.#queued.done
-    }
-    const queued = { force, done: Promise.resolve() }
-    queued.done = this.#last.then(async () => {
-      this.#queued = undefined
-      await this.#reload(queued.force)
-    })
-    this.#queued = queued
-    this.#last = queued.done
-    await queued.done
-  }
+  async reload (force = true): Promise<boolean> { return await this.#file.reload(force) }
 
-  stop (): void { clearInterval(this.#timer) }
-
-  async #reload (force: boolean): Promise<void> {
-    let version: string | null | undefined
-    try {
-      // The version is taken before the content: if the file changes in between, the next poll reads it again.
-      version = await fileVersion(join(this.#dir, CLIENTS_FILE))
-      if (!force && version === this.#version) return
-      this.#directory = new ClientDirectory((await loadClients(this.#dir, this.#read)) ?? emptyClients())
-      this.#log.info({ event: 'clients.reloaded' }, 'client registry reloaded')
-    } catch (err) {
-      this.#log.error({ event: 'clients.reload_failed', err: { message: (err as Error).message } }, 'client registry reload failed: keeping the last good one')
-    } finally {
-      // Recorded after the read, good or bad (a bad file is reported once, not at every poll).
-      if (version !== undefined) this.#version = version
-    }
-  }
+  stop (): void { this.#file.stop() }
 }

@@ -1,15 +1,16 @@
-// Owns keys/keyring.json: first-start generation, atomic saves, and hot reload into a derived view.
+// Owns keys/keyring.json: first-start generation, locked atomic saves, and the live ring (a watched file) with its audit.
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { KeyStoreCorrupt, StoreLocked } from '../shared/errors.js'
-import { fileVersion, readIfExists, writeFileAtomic } from '../shared/atomic-file.js'
+import { readIfExists, writeFileAtomic } from '../shared/atomic-file.js'
 import { withLock } from '../shared/file-lock.js'
+import { audit } from '../shared/audit.js'
+import type { Log } from '../shared/log.js'
+import { WatchedFile, type FileHealth } from '../shared/watched-file.js'
 import { newRingKey } from './generate.js'
 import { parseRing, publicJwk, publishedKeys, serializeRing, signingKey, type KeyRing, type RingKey } from './keyring.js'
-import { audit } from '../shared/audit.js'
 
 export const RING_FILE = 'keyring.json'
-import type { Log } from '../shared/log.js'
 
 /** Everything the service reads from the ring, computed once per change rather than per request. */
 export interface KeyView {
@@ -69,14 +70,6 @@ export async function loadOrCreateRing (dir: string, keySize: number, now: numbe
   })
 }
 
-/** Whether keyring.json could be used at the last read; while it cannot, the last good ring keeps serving. */
-export interface RingHealth {
-  /** Why the last read failed, and since when reads have been failing; undefined while reads succeed. */
-  readonly failure: { readonly code: string, readonly message: string, readonly since: number } | undefined
-  /** Failed reads since start: it grows at every poll while the file stays bad. */
-  readonly failures: number
-}
-
 export interface KeyStoreOptions {
   dir: string
   keySize: number
@@ -86,111 +79,63 @@ export interface KeyStoreOptions {
   log: Log
 }
 
-/** A live key ring: polls keyring.json, swaps the view atomically, keeps the last good ring on a bad file. */
+/**
+ * The live key ring: keyring.json as a watched file (polled, reloaded in order, the last good ring kept on a bad
+ * file), whose view is also derived again as time passes, and whose every change leaves audit lines.
+ */
 export class KeyStore {
-  #view: KeyView
-  #version: string | null = null
-  #timer: NodeJS.Timeout | undefined
-  #reloading: Promise<boolean> | undefined
-  #health: RingHealth = { failure: undefined, failures: 0 }
-  readonly #listeners: Array<(view: KeyView, previous: KeyView) => void> = []
-  readonly #opts: KeyStoreOptions
+  readonly #file: WatchedFile<KeyRing, KeyView>
 
-  private constructor (opts: KeyStoreOptions, ring: KeyRing, version: string | null) {
-    this.#opts = opts
-    this.#view = buildView(ring, opts.clock(), opts.retentionMs)
-    this.#version = version
-  }
+  private constructor (file: WatchedFile<KeyRing, KeyView>) { this.#file = file }
 
   static async open (opts: KeyStoreOptions): Promise<KeyStore> {
-    const ring = await loadOrCreateRing(opts.dir, opts.keySize, opts.clock(), opts.log)
-    const store = new KeyStore(opts, ring, await fileVersion(join(opts.dir, RING_FILE)))
-    store.#timer = setInterval(() => { void store.#tick() }, opts.pollMs)
-    store.#timer.unref()
-    return store
+    const path = join(opts.dir, RING_FILE)
+    const file = await WatchedFile.open({
+      path,
+      load: async () => {
+        const ring = await loadRing(opts.dir)
+        if (ring === null) throw new KeyStoreCorrupt(path, 'file disappeared')
+        return ring
+      },
+      // Time alone can unpublish a retired key whose retention has passed.
+      view: ring => buildView(ring, opts.clock(), opts.retentionMs),
+      timeDependent: true,
+      changed: (view, previous) => view.jwks.etag !== previous.jwks.etag || view.signing.kid !== previous.signing.kid,
+      pollMs: opts.pollMs,
+      log: opts.log,
+      clock: opts.clock,
+      event: 'keys',
+      label: 'key ring'
+    }, async () => await loadOrCreateRing(opts.dir, opts.keySize, opts.clock(), opts.log))
+    file.onChange((view, previous) => { auditChange(opts, view, previous) })
+    return new KeyStore(file)
   }
 
-  get view (): KeyView { return this.#view }
+  get view (): KeyView { return this.#file.view }
 
-  get health (): RingHealth { return this.#health }
+  /** Whether keyring.json was usable at the last read (else a rotation is not being applied). */
+  get health (): FileHealth { return this.#file.health }
 
   /** The verifier's key source in-process: PEM of a published key, undefined for any other kid. */
-  publicKey (kid: string): string | undefined { return this.#view.verificationPem.get(kid) }
+  publicKey (kid: string): string | undefined { return this.#file.view.verificationPem.get(kid) }
 
-  onChange (listener: (view: KeyView, previous: KeyView) => void): void { this.#listeners.push(listener) }
+  onChange (listener: (view: KeyView, previous: KeyView) => void): void { this.#file.onChange(listener) }
 
   /** Re-reads keyring.json now (SIGHUP, tests); resolves true when the view changed. */
-  async reload (): Promise<boolean> {
-    this.#reloading ??= this.#reload().finally(() => { this.#reloading = undefined })
-    return await this.#reloading
-  }
+  async reload (): Promise<boolean> { return await this.#file.reload() }
 
-  stop (): void { clearInterval(this.#timer) }
+  stop (): void { this.#file.stop() }
+}
 
-  async #reload (): Promise<boolean> {
-    const path = join(this.#opts.dir, RING_FILE)
-    try {
-      const version = await fileVersion(path)
-      const ring = await loadRing(this.#opts.dir)
-      if (ring === null) throw new KeyStoreCorrupt(path, 'file disappeared')
-      this.#version = version
-      this.#recovered()
-      return this.#swap(ring)
-    } catch (err) {
-      this.#failed(err)
-      return false
+/** One audit line per change: a rotation, a reload, and each key removed before its retention ended (`--emergency`). */
+function auditChange (opts: KeyStoreOptions, view: KeyView, previous: KeyView): void {
+  const now = opts.clock()
+  for (const gone of previous.ring.keys.filter(k => !view.ring.keys.some(n => n.kid === k.kid))) {
+    // rotate() deletes only retired keys past retention; anything else vanishing is an emergency removal.
+    if (gone.state !== 'retired' || now - (gone.retiredAt ?? now) <= opts.retentionMs) {
+      audit(opts.log, 'keys.emergency', { kid: gone.kid, reason: `${gone.state}_key_removed`, detail: 'removed before its retention ended: tokens it signed no longer verify' })
     }
   }
-
-  /**
-   * The version of a bad file is not recorded, so every poll reads it again (a chmod fixes a file without changing
-   * its version); the log gets one line per distinct failure, not one per poll.
-   */
-  #failed (err: unknown): void {
-    const code = (err as { code?: unknown }).code
-    const failure = { code: typeof code === 'string' ? code : 'ERROR', message: (err as Error).message, since: this.#health.failure?.since ?? this.#opts.clock() }
-    const repeated = this.#health.failure?.code === failure.code && this.#health.failure.message === failure.message
-    this.#health = { failure, failures: this.#health.failures + 1 }
-    if (repeated) return
-    this.#opts.log.error({ event: 'keys.reload_failed', err: { code: failure.code, message: failure.message } },
-      'key ring reload failed: still serving the last good ring (logged once until the failure changes or ends)')
-  }
-
-  #recovered (): void {
-    const failure = this.#health.failure
-    if (failure === undefined) return
-    this.#health = { failure: undefined, failures: this.#health.failures }
-    this.#opts.log.info({ event: 'keys.reload_recovered', failed_for_s: Math.round((this.#opts.clock() - failure.since) / 1000) },
-      'key ring file readable again: serving it')
-  }
-
-  async #tick (): Promise<void> {
-    const version = await fileVersion(join(this.#opts.dir, RING_FILE)).catch(() => this.#version)
-    if (version !== this.#version) { await this.reload(); return }
-    // Time alone can unpublish a retired key whose retention has passed.
-    const fresh = buildView(this.#view.ring, this.#opts.clock(), this.#opts.retentionMs)
-    if (fresh.published !== this.#view.published) this.#swap(this.#view.ring, fresh)
-  }
-
-  /** One audit line per change: a rotation, a reload, and each key removed before its retention ended (`--emergency`). */
-  #auditChange (view: KeyView, previous: KeyView): void {
-    const now = this.#opts.clock()
-    for (const gone of previous.ring.keys.filter(k => !view.ring.keys.some(n => n.kid === k.kid))) {
-      // rotate() deletes only retired keys past retention; anything else vanishing is an emergency removal.
-      if (gone.state !== 'retired' || now - (gone.retiredAt ?? now) <= this.#opts.retentionMs) {
-        audit(this.#opts.log, 'keys.emergency', { kid: gone.kid, reason: `${gone.state}_key_removed`, detail: 'removed before its retention ended: tokens it signed no longer verify' })
-      }
-    }
-    const rotated = view.signing.kid !== previous.signing.kid
-    audit(this.#opts.log, rotated ? 'keys.rotated' : 'keys.reloaded', { kid: view.signing.kid, ...(rotated ? { previous_kid: previous.signing.kid } : {}), published: view.published })
-  }
-
-  #swap (ring: KeyRing, view = buildView(ring, this.#opts.clock(), this.#opts.retentionMs)): boolean {
-    const previous = this.#view
-    if (view.jwks.etag === previous.jwks.etag && view.signing.kid === previous.signing.kid) { this.#view = view; return false }
-    this.#view = view
-    this.#auditChange(view, previous)
-    for (const listener of this.#listeners) listener(view, previous)
-    return true
-  }
+  const rotated = view.signing.kid !== previous.signing.kid
+  audit(opts.log, rotated ? 'keys.rotated' : 'keys.reloaded', { kid: view.signing.kid, ...(rotated ? { previous_kid: previous.signing.kid } : {}), published: view.published })
 }

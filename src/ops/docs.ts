@@ -1,5 +1,4 @@
-// Owns the API documentation: the OpenAPI document's security and per-collection paths, the browsable UI at /docs,
-// and the inventory of every route for the schema check.
+// Owns the API documentation: the OpenAPI document's security and per-collection paths, and the browsable UI at /docs.
 import swaggerUi from '@fastify/swagger-ui'
 import type { SwaggerOptions } from '@fastify/swagger'
 import type { FastifyInstance } from 'fastify'
@@ -52,33 +51,6 @@ export function openApiOptions (issuer: string, scopes: Readonly<Record<string, 
     // Lazily, when the document is first asked for: the feature store (and its collections) opens after this plugin.
     transformObject: document => withCollectionPaths(('openapiObject' in document ? document.openapiObject : document.swaggerObject) as Document, collections())
   }
-}
-
-export interface RouteRecord {
-  readonly method: string
-  readonly url: string
-  /** Left out of the OpenAPI document on purpose (`schema.hide`): the document itself, the UI's assets. */
-  readonly hidden: boolean
-  readonly schemaParts: readonly string[]
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Every route registered after the ops plugin, as registered (the OpenAPI test compares it to the document). */
-    routeInventory: readonly RouteRecord[]
-  }
-}
-
-/** Called at the root before any route is added, so its onRoute hook sees every later route. */
-export function addRouteInventory (app: FastifyInstance): void {
-  const routes: RouteRecord[] = []
-  app.decorate('routeInventory', routes)
-  app.addHook('onRoute', route => {
-    const schema = (route.schema ?? {}) as Record<string, unknown>
-    for (const method of [route.method].flat()) {
-      routes.push({ method, url: route.url, hidden: schema.hide === true, schemaParts: Object.keys(schema).filter(k => k !== 'hide') })
-    }
-  })
 }
 
 export async function addDocsUi (app: FastifyInstance, opts: { secureOrigin: boolean }): Promise<void> {

@@ -2,28 +2,37 @@
 import type { FastifyInstance } from 'fastify'
 import { Problem } from '../shared/errors.js'
 import { ProblemSchema, sendProblem } from '../shared/problem.js'
+import type { Readiness, ReadinessCheck } from '../shared/readiness.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The checks GET /ready runs: each part of the service adds its own (ops knows none of them). */
+    readiness: Readiness
+  }
+}
 
 export interface HealthOptions { retryAfterS: number }
 
 const SHUTTING_DOWN = 'the server is shutting down; retry on another instance'
 
-type Checks = Record<'keys' | 'clients' | 'features', string>
+/** The registry behind app.readiness: checks in the order they were added, each name once. */
+class ReadinessChecks implements Readiness {
+  readonly #checks = new Map<string, ReadinessCheck>()
 
-/** The key ring is loaded, and keyring.json was usable at the last read (else a rotation is not being applied). */
-function keysCheck (app: FastifyInstance): string {
-  if (!app.hasDecorator('keys') || app.keys === undefined || app.keys.view.signing === undefined) return 'not loaded'
-  const failure = app.keys.health.failure
-  return failure === undefined ? 'ok' : `keyring.json unusable (${failure.code}) since ${new Date(failure.since).toISOString()}: serving the last good ring`
-}
+  add (name: string, check: ReadinessCheck): void {
+    if (this.#checks.has(name)) throw new Error(`readiness check ${name} is already registered`)
+    this.#checks.set(name, check)
+  }
 
-/** What /ready checks: the key ring (and its file), the client registry and the feature store are open, and the store takes writes. */
-function readiness (app: FastifyInstance): Checks {
-  const loaded = (name: 'clients' | 'features'): 'ok' | 'not loaded' => app.hasDecorator(name) && app[name] !== undefined ? 'ok' : 'not loaded'
-  return { keys: keysCheck(app), clients: loaded('clients'), features: loaded('features') === 'ok' ? app.features.status() : 'not loaded' }
+  run (): Record<string, string> {
+    return Object.fromEntries([...this.#checks].map(([name, check]) => [name, check()]))
+  }
 }
 
 /** Registered at the root (through the ops plugin) before every other route, so its onRequest hook sees them all. */
 export function addHealth (app: FastifyInstance, opts: HealthOptions): void {
+  const readiness = new ReadinessChecks()
+  app.decorate('readiness', readiness)
   let closing = false
   // Fastify's own return503OnClosing answers text-ish JSON before any hook; we answer problem+json instead, and
   // tell keep-alive clients to reconnect elsewhere. Requests already in flight are not affected: they finish.
@@ -53,14 +62,14 @@ export function addHealth (app: FastifyInstance, opts: HealthOptions): void {
 
   app.get('/ready', {
     schema: {
-      summary: 'readiness: keys loaded and keyring.json valid, client registry and feature store open, the store taking writes and compacting, not shutting down or overloaded',
+      summary: 'readiness: every registered check is ok (keyring.json valid, client registry open, the feature store taking writes and compacting), not shutting down or overloaded',
       response: {
         200: { type: 'object', properties: { status: { type: 'string', enum: ['ready'] }, checks: { type: 'object', additionalProperties: { type: 'string' } } }, required: ['status', 'checks'] },
         503: { ...ProblemSchema, description: 'not ready (RFC 9457 problem)' }
       }
     }
   }, async (_request, reply) => {
-    const checks = readiness(app)
+    const checks = readiness.run()
     if (Object.values(checks).every(c => c === 'ok')) return { status: 'ready' as const, checks }
     return sendProblem(reply, new Problem(503, 'Service Unavailable', 'not ready', undefined, opts.retryAfterS), { checks })
   })

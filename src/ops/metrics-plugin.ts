@@ -13,19 +13,21 @@ declare module 'fastify' {
 export interface MetricsOptions {
   /** Bearer token Prometheus presents; '' serves no /metrics route at all (404). */
   token: string
-  clock?: () => number
 }
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest()
 
-/** Constant-time check of `Authorization: Bearer <token>`: both sides are hashed, so lengths never differ. */
+/**
+ * Constant-time check of `Authorization: Bearer <token>`: both sides are hashed, so lengths never differ. Not
+ * shared/bearer.ts: METRICS_TOKEN may hold any visible ASCII, which its RFC 6750 b64token syntax would refuse.
+ */
 export function bearerMatches (authorization: string | undefined, expected: Buffer): boolean {
   const presented = /^Bearer +(\S+)$/i.exec(authorization ?? '')?.[1] ?? ''
   return timingSafeEqual(digest(presented), expected) && presented !== ''
 }
 
 export default fp(async function metricsPlugin (app: FastifyInstance, opts: MetricsOptions) {
-  const metrics = createMetrics(() => app.hasDecorator('keys') ? { ring: app.keys.view.ring, health: app.keys.health } : undefined, opts.clock)
+  const metrics = createMetrics()
   app.decorate('metrics', metrics)
 
   // The route *pattern* (`/features/collections/:collectionId/items`), never the URL: labels stay bounded.

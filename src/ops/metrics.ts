@@ -1,10 +1,5 @@
 // Owns the Prometheus instruments: one prom-client Registry per app (never the global one), no Fastify here.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { KeyRing } from '../keys/keyring.js'
-import type { RingHealth } from '../keys/store.js'
-
-/** What the key instruments read at scrape time: the ring in use, and whether keyring.json could be read. */
-export interface KeyState { readonly ring: KeyRing, readonly health: RingHealth }
 
 export interface Metrics {
   readonly registry: Registry
@@ -28,63 +23,14 @@ export interface Metrics {
 const WRITE_OPERATIONS: Readonly<Record<string, string>> = { POST: 'create', PUT: 'replace', PATCH: 'update', DELETE: 'delete' }
 
 /**
- * Builds the instruments. `keys` is read at scrape time for the key gauges (undefined before the key store opens).
- * Default process metrics are included: several apps in one test process each get their own registry.
+ * Builds the registry and the instruments of the HTTP layer and of the parts above ops. Default process metrics are
+ * included: several apps in one test process each get their own registry. Other parts register their own instruments
+ * in `registry` (the key ring's: src/keys/metrics.ts).
  */
-export function createMetrics (keys: () => KeyState | undefined, clock: () => number = Date.now): Metrics {
-  const ring = (): KeyRing | undefined => keys()?.ring
+export function createMetrics (): Metrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   const registers = [registry]
-  const keyAge = new Gauge({
-    name: 'geotoken_key_age_seconds',
-    help: 'Seconds since each key of the ring was generated (published), by kid and state',
-    labelNames: ['kid', 'state'] as const,
-    registers,
-    collect () {
-      this.reset()
-      const now = clock()
-      for (const k of ring()?.keys ?? []) this.set({ kid: k.kid, state: k.state }, (now - k.createdAt) / 1000)
-    }
-  })
-  const keyCount = new Gauge({
-    name: 'geotoken_keys',
-    help: 'Keys in the ring by state (exactly one current; at most one next)',
-    labelNames: ['state'] as const,
-    registers,
-    collect () {
-      const ringNow = ring()
-      for (const state of ['next', 'current', 'retired'] as const) this.set({ state }, ringNow?.keys.filter(k => k.state === state).length ?? 0)
-    }
-  })
-  const signingAge = new Gauge({
-    name: 'geotoken_signing_key_active_seconds',
-    help: 'Seconds since the current key started signing: alert when rotation stops happening',
-    registers,
-    collect () {
-      const current = ring()?.keys.find(k => k.state === 'current')
-      if (current !== undefined) this.set((clock() - (current.activatedAt ?? current.createdAt)) / 1000)
-    }
-  })
-  const ringHealthy = new Gauge({
-    name: 'geotoken_key_ring_healthy',
-    help: '1 when keyring.json was valid at the last read; 0 while it is not and the last good ring keeps serving (a rotation is not applied)',
-    registers,
-    collect () {
-      const state = keys()
-      if (state !== undefined) this.set(state.health.failure === undefined ? 1 : 0)
-    }
-  })
-  const ringFailures = new Counter({
-    name: 'geotoken_key_ring_reload_failures_total',
-    help: 'Reads of a changed or bad keyring.json that failed (one per poll while the file stays bad)',
-    registers,
-    collect () {
-      this.reset()
-      this.inc(keys()?.health.failures ?? 0)
-    }
-  })
-  void keyAge; void keyCount; void signingAge; void ringHealthy; void ringFailures
   return {
     registry,
     httpDuration: new Histogram({

@@ -6,7 +6,7 @@ import { problemHandler, sendProblem } from '../shared/problem.js'
 import metrics from './metrics-plugin.js'
 import { addHealth } from './health.js'
 import { addOverloadProtection, type OverloadOptions } from './overload.js'
-import { addDocsUi, addRouteInventory } from './docs.js'
+import { addDocsUi } from './docs.js'
 import { addSecurityHeaders } from './security-headers.js'
 import { addHome } from './home.js'
 
@@ -15,11 +15,9 @@ export interface OpsOptions {
   overload: OverloadOptions
   /** The public base URL: an https ISSUER keeps the UI's upgrade-insecure-requests. */
   issuer: string
-  clock?: () => number
 }
 
 export default fp(async function ops (app: FastifyInstance, opts: OpsOptions) {
-  addRouteInventory(app)
   // Every answer is data for programs, never a page: nothing may load, frame or run from it (OWASP REST cheat sheet).
   // /docs replaces the CSP with its own. CORP stays same-origin: CORS reads (JWKS, features) are not affected by it.
   addSecurityHeaders(app, {
@@ -27,7 +25,7 @@ export default fp(async function ops (app: FastifyInstance, opts: OpsOptions) {
   })
   addHealth(app, { retryAfterS: opts.overload.retryAfterS })
   await addOverloadProtection(app, opts.overload)
-  await app.register(metrics, { token: opts.metricsToken, ...(opts.clock !== undefined ? { clock: opts.clock } : {}) })
+  await app.register(metrics, { token: opts.metricsToken })
   // Outside /oauth and /features (which answer in their own formats): RFC 9457 problems, never a stack trace.
   app.setErrorHandler(problemHandler())
   app.setNotFoundHandler(async (request, reply) => sendProblem(reply, notFound(`no resource at ${request.method} ${request.url.split('?')[0] ?? ''}`)))

@@ -4,8 +4,6 @@ import createError from '@fastify/error'
 export const ConfigInvalid = createError('APP_CONFIG_INVALID', 'invalid configuration: %s', 500)
 export const KeyStoreCorrupt = createError('APP_KEYS_CORRUPT', 'key store %s is unreadable or corrupt: %s', 500)
 export const StoreLocked = createError('APP_STORE_LOCKED', '%s is locked by another process (%s)', 500)
-export const RotationRefused = createError('APP_ROTATION_REFUSED', 'rotation refused: %s (use --force to override)', 500)
-export const UnknownKid = createError('APP_KEYS_UNKNOWN_KID', 'no key with kid %s in the ring', 500)
 export const ClientStoreCorrupt = createError('APP_CLIENTS_CORRUPT', 'client store %s is unreadable or corrupt: %s', 500)
 export const ClientInvalid = createError('APP_CLIENTS_INVALID', 'invalid client: %s', 500)
 

@@ -2,7 +2,8 @@
 import type { Test } from 'tap'
 import { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
-import { buildApp, type AppDeps } from '../../src/app.js'
+import Fastify from 'fastify'
+import { geotoken, serverOptions, type AppDeps } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { addClient, emptyClients, serializeClients, type ClientsFile } from '../../src/clients/registry.js'
 import { serializeRing, type KeyRing } from '../../src/keys/keyring.js'
@@ -69,7 +70,11 @@ export interface Built {
   clients: { acme: TestClient, globex: TestClient, acmeReader: TestClient, acmeFederated: TestClient, resourceServer: TestClient }
 }
 
-export async function build (t: Tap, env: Record<string, string> = {}, deps: AppDeps = {}): Promise<Built> {
+/**
+ * The service on t.testdir() keys, clients and seed (buildApp's two steps). `before` runs on the bare instance before
+ * the service registers, so a hook it adds sees everything (e.g. onRoute: every route, with its schema).
+ */
+export async function build (t: Tap, env: Record<string, string> = {}, deps: AppDeps = {}, before?: (app: FastifyInstance) => void): Promise<Built> {
   const { file, clients } = clientsFixture([
     { org: 'acme', scopes: ['features:read', 'features:write'] },
     { org: 'globex', scopes: ['features:read', 'features:write'] },
@@ -84,7 +89,9 @@ export async function build (t: Tap, env: Record<string, string> = {}, deps: App
   const config = loadConfig({ KEYS_DIR: `${root}/keys`, DATA_DIR: `${root}/data`, SEED_FILE: `${root}/data/seed.geojson`, ISSUER: 'http://geotoken.test', LOG_LEVEL: 'info', ...env })
   const logs: string[] = []
   const logStream = new Writable({ write (chunk, _enc, cb) { logs.push(String(chunk)); cb() } })
-  const app = await buildApp(config, { logStream, ...deps })
+  const app = Fastify(serverOptions(config, { logStream, ...deps }))
+  before?.(app)
+  await app.register(geotoken, { config, deps: { logStream, ...deps } })
   t.teardown(() => app.close())
   const [acme, globex, acmeReader, acmeFederated, resourceServer] = clients as [TestClient, TestClient, TestClient, TestClient, TestClient]
   return { app, config, logs, keysDir: `${root}/keys`, dataDir: `${root}/data`, clients: { acme, globex, acmeReader, acmeFederated, resourceServer } }

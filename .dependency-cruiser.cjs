@@ -1,0 +1,92 @@
+// The dependency rules of geotoken's source (issue 15), checked by `npm run check:deps` and test/architecture.test.ts.
+// Layers, lowest first: a module may import its own layer or a lower one, never a higher one. Within a layer the
+// no-cycle rule is what keeps folders apart (tokens/ signs with keys/' ring, clients/ checks tokens/' claim syntax).
+// src/*.ts (app.ts, server.ts, config.ts, logger.ts, npm-options.ts) is the top; scripts/ and bench/ may use any layer.
+const LAYERS = [
+  ['shared'], // what every layer shares: errors, problem+json, audit, the log type, Bearer parsing, file primitives
+  ['keys', 'clients', 'tokens'], // domain cores (their plugin.ts files are thin Fastify adapters)
+  ['verifier'], // the one token verification core, the guard and the remote verifier
+  ['ops'], // process-level concerns: health/readiness, overload, the metrics registry, security headers, docs UI, GET /
+  ['oauth', 'features', 'koop'] // the authorization server, the OGC API - Features, the Koop plugin
+]
+
+/**
+ * Violations that other branches of issue 15 remove, each with its owner: listed so this check can land first.
+ * The coordinator deletes an entry once its branch is merged; test/architecture.test.ts fails on an entry whose
+ * import is gone, so the list only shrinks.
+ */
+const EXPECTED_TO_FIX = [
+  { owner: 'FEATURES', rule: 'layer-ops', from: 'src/ops/docs.ts', to: 'src/features/store.ts' },
+  { owner: 'FEATURES', rule: 'no-cycle', from: 'src/features/partition.ts', to: 'src/features/store.ts' },
+  { owner: 'FEATURES', rule: 'no-cycle', from: 'src/features/store.ts', to: 'src/features/partition.ts' },
+  { owner: 'VERIFY', rule: 'no-cycle', from: 'src/verifier/guard.ts', to: 'src/verifier/token-cache.ts' },
+  { owner: 'VERIFY', rule: 'no-cycle', from: 'src/verifier/token-cache.ts', to: 'src/verifier/guard.ts' },
+  { owner: 'VERIFY/STATE', rule: 'no-cycle', from: 'src/oauth/introspect.ts', to: 'src/oauth/revoke.ts' },
+  { owner: 'VERIFY/STATE', rule: 'no-cycle', from: 'src/oauth/introspect.ts', to: 'src/oauth/token.ts' },
+  { owner: 'VERIFY/STATE', rule: 'no-cycle', from: 'src/oauth/revoke.ts', to: 'src/oauth/token.ts' },
+  { owner: 'VERIFY/STATE', rule: 'no-cycle', from: 'src/oauth/token.ts', to: 'src/oauth/introspect.ts' },
+  { owner: 'VERIFY/STATE', rule: 'no-cycle', from: 'src/oauth/token.ts', to: 'src/oauth/revoke.ts' }
+]
+
+const exact = path => `^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`
+const list = value => value === undefined ? [] : [value].flat()
+
+/**
+ * The rule, minus exactly the imports EXPECTED_TO_FIX lists for it: it keeps applying to every other import of
+ * those modules, so a new upward import or a new cycle through them still fails.
+ */
+function withExceptions (rule) {
+  const known = EXPECTED_TO_FIX.filter(e => e.rule === rule.name)
+  const froms = [...new Set(known.map(e => e.from))]
+  return [
+    { ...rule, from: { ...rule.from, pathNot: [...list(rule.from.pathNot), ...froms.map(exact)] } },
+    ...froms.map(from => ({
+      ...rule,
+      from: { path: exact(from) },
+      to: { ...rule.to, pathNot: [...list(rule.to.pathNot), ...known.filter(e => e.from === from).map(e => exact(e.to))] }
+    }))
+  ]
+}
+
+/** A module of a folder of layer `rank` may reach only the folders of its own and the lower layers. */
+function layerRule (folder, rank) {
+  const allowed = LAYERS.slice(0, rank + 1).flat()
+  return {
+    name: `layer-${folder}`,
+    severity: 'error',
+    comment: `src/${folder}/ (layer ${rank}) may import only src/{${allowed.join(',')}}/ and packages`,
+    from: { path: `^src/${folder}/` },
+    to: { path: '^src/', pathNot: `^src/(${allowed.join('|')})/` }
+  }
+}
+
+const RULES = [
+  ...LAYERS.flatMap((folders, rank) => folders.map(folder => layerRule(folder, rank))),
+  {
+    name: 'no-cycle',
+    severity: 'error',
+    comment: 'no circular imports: each module can be read (and loaded) after the ones it imports',
+    from: { path: '^(src|scripts|bench)/' },
+    to: { circular: true }
+  },
+  {
+    name: 'src-stands-alone',
+    severity: 'error',
+    comment: 'the service never imports its scripts, benchmarks or tests',
+    from: { path: '^src/' },
+    to: { path: '^(scripts|bench|test)/' }
+  }
+]
+
+module.exports = {
+  forbidden: RULES.flatMap(withExceptions),
+  options: {
+    includeOnly: '^(src|scripts|bench|test)/',
+    // Type-only imports count: a type from a higher layer couples the code just as much.
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'types', 'node', 'default'] }
+  }
+}
+// Not dependency-cruiser's (non-enumerable, so its schema check skips it): the architecture test reads it.
+Object.defineProperty(module.exports, 'expectedToFix', { value: EXPECTED_TO_FIX })
