@@ -42,8 +42,13 @@ export function checkIssuerOptions (opts: IssuerOptions): void {
     if (v !== undefined && (!Number.isInteger(v) || v < 0)) bad(`${name} ${JSON.stringify(v)} must be a non-negative integer`)
   }
   const intro = opts.introspection
-  if (intro !== undefined && (typeof intro.clientId !== 'string' || intro.clientId === '' || typeof intro.clientSecret !== 'string' || intro.clientSecret === '')) {
-    bad('introspection needs clientId and clientSecret')
+  if (intro !== undefined) {
+    // Usually read from the environment: an unset variable arrives here as undefined or "". Name which one.
+    const missing = (['clientId', 'clientSecret'] as const).filter(k => typeof intro[k] !== 'string' || intro[k] === '')
+    if (missing.length > 0) {
+      bad(`${missing.map(k => `introspection.${k} is ${JSON.stringify(intro[k]) ?? 'undefined'}`).join(' and ')}: ` +
+        'give the id and secret of a client with the tokens:introspect scope, or leave introspection out (it is optional; without it requireActive is unavailable)')
+    }
   }
   const cacheS = intro?.cacheS
   if (cacheS !== undefined && (!Number.isInteger(cacheS) || cacheS < 0 || cacheS > MAX_INTROSPECTION_CACHE_S)) {

@@ -22,28 +22,6 @@ declare module 'fastify' {
   }
 }
 
-function checkOptions (opts: RemoteVerifierOptions): void {
-  const bad = (what: string): never => { throw new VerifierOptionsInvalid(what) }
-  let url: URL | undefined
-  try { url = new URL(opts.issuer) } catch { bad(`issuer ${JSON.stringify(opts.issuer)} is not an absolute URL`) }
-  if (url?.protocol !== 'https:' && url?.protocol !== 'http:') bad(`issuer ${JSON.stringify(opts.issuer)} must be http(s)`)
-  if (opts.issuer.endsWith('/') || url?.search !== '' || url?.hash !== '') bad(`issuer ${JSON.stringify(opts.issuer)} must have no trailing slash, query or fragment`)
-  if (typeof opts.audience !== 'string' || opts.audience === '') bad(`audience ${JSON.stringify(opts.audience)} must be a non-empty string`)
-  for (const name of ['clockToleranceS', 'maxLifetimeS'] as const) {
-    const v = opts[name]
-    if (v !== undefined && (!Number.isInteger(v) || v < 0)) bad(`${name} ${JSON.stringify(v)} must be a non-negative integer`)
-  }
-  const intro = opts.introspection
-  if (intro !== undefined) {
-    // Usually read from the environment: an unset variable arrives here as undefined or "". Name which one.
-    const missing = (['clientId', 'clientSecret'] as const).filter(k => typeof intro[k] !== 'string' || intro[k] === '')
-    if (missing.length > 0) {
-      bad(`${missing.map(k => `introspection.${k} is ${JSON.stringify(intro[k]) ?? 'undefined'}`).join(' and ')}: ` +
-        'give the id and secret of a client with the tokens:introspect scope, or leave introspection out (it is optional; without it requireActive is unavailable)')
-    }
-  }
-}
-
 export default fp(async function geotokenVerifier (app, opts: RemoteVerifierOptions) {
   checkIssuerOptions(opts)
   const issuer = remoteIssuer(opts)
