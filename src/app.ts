@@ -70,7 +70,7 @@ export const geotoken = fp(async function geotoken (app: FastifyInstance, { conf
     readiness: app.readiness, metrics: app.metrics.registry
   })
   await app.register(clientStore, { dir: config.DATA_DIR, pollMs: config.RELOAD_INTERVAL_MS, readiness: app.readiness })
-  await app.register(tokenState, { clock, idleS: config.REFRESH_TOKEN_IDLE_S, absoluteS: config.REFRESH_TOKEN_ABSOLUTE_S, ...(deps.tokenState === undefined ? {} : { backend: deps.tokenState }) })
+  await app.register(tokenState, { clock, store: config.STATE_STORE, dataDir: config.DATA_DIR, idleS: config.REFRESH_TOKEN_IDLE_S, absoluteS: config.REFRESH_TOKEN_ABSOLUTE_S, ...(deps.tokenState === undefined ? {} : { backend: deps.tokenState }) })
 
   // The authorization server: /oauth/*, /.well-known/*.
   await app.register(oauth, {

@@ -2,6 +2,7 @@
 import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
 import { ConfigInvalid } from './shared/errors.js'
+import { STATE_STORES } from './tokens/state.js'
 
 export const ConfigSchema = Type.Object({
   HOST: Type.String({ default: '127.0.0.1', minLength: 1, description: 'interface to listen on' }),
@@ -20,6 +21,7 @@ export const ConfigSchema = Type.Object({
   TRUSTED_ISSUERS_FILE: Type.String({ default: '', description: 'JSON file of external identity providers whose assertions the jwt-bearer grant accepts ("" for none); see docs/federation.md' }),
   REFRESH_TOKEN_IDLE_S: Type.Integer({ minimum: 60, maximum: 31536000, default: 86400, description: 'a refresh token unused this long expires (s)' }),
   REFRESH_TOKEN_ABSOLUTE_S: Type.Integer({ minimum: 60, maximum: 31536000, default: 2592000, description: 'no refresh token outlives its first grant by more than this (s)' }),
+  STATE_STORE: Type.Enum(STATE_STORES, { default: 'embedded', description: 'where revocations, refresh tokens and used assertion ids live: embedded = DATA_DIR/token-state.sqlite (SQLite, each change on disk before it is answered); memory = in this process only, forgotten on restart (tests, benchmarks)' }),
   DEMO_CLIENTS: Type.Boolean({ default: true, description: 'on first start, create demo orgs acme and globex with one client each (their secrets go to DATA_DIR/demo-credentials.json, mode 0600)' }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'pino log level' }),
   TRUST_PROXY: Type.String({ default: '', accepts: 'comma-separated IP addresses or CIDR ranges (such as 10.0.0.0/8, 192.168.1.10) or the words loopback, linklocal, uniquelocal; "" trusts no proxy', pattern: '^((loopback|linklocal|uniquelocal|[0-9A-Fa-f.:]+(/[0-9]{1,3})?)( *, *(loopback|linklocal|uniquelocal|[0-9A-Fa-f.:]+(/[0-9]{1,3})?))*)?$', description: 'addresses or CIDRs of the reverse proxies whose X-Forwarded-For is believed, comma-separated (also loopback, linklocal, uniquelocal); "" trusts none, so the client IP is the TCP peer' }),

@@ -12,6 +12,15 @@ export const VerifierOptionsInvalid = createError('APP_VERIFIER_OPTIONS', 'geoto
 export const IntrospectionUnavailable = createError('APP_INTROSPECTION_UNAVAILABLE', 'the issuer could not confirm the token: %s', 503)
 export const TrustedIssuersInvalid = createError('APP_TRUSTED_ISSUERS_INVALID', 'trusted issuers file %s is invalid: %s', 500)
 
+/**
+ * A token-state change (revocation, refresh rotation, used assertion) or lookup the backend could not make durable
+ * or answer: a full disk, an I/O error, another process holding the store too long, an engine that is down. Nothing
+ * was acknowledged; the token endpoints answer 503 temporarily_unavailable with Retry-After. Retryable.
+ */
+export const TokenStateUnavailable = createError('APP_TOKEN_STATE_UNAVAILABLE', 'the token state store cannot answer: %s', 503)
+/** The token-state store cannot be opened at start-up: not a database, damaged, or written by a newer geotoken. */
+export const TokenStateCorrupt = createError('APP_TOKEN_STATE_CORRUPT', 'token state store %s cannot be opened: %s', 500)
+
 export const FeatureStoreCorrupt = createError('APP_FEATURES_CORRUPT', 'feature store %s is damaged: %s', 500)
 export const SeedInvalid = createError('APP_FEATURES_SEED_INVALID', 'seed file %s is invalid: %s', 500)
 /** A feature write the store refused: its append failed (and was cut back), or the journal is fenced. Retryable. */

@@ -2,7 +2,7 @@
 import fp from 'fastify-plugin'
 import { openTokenStateBackend } from './backend.js'
 import { RefreshTokens, type RefreshPolicy } from './refresh-tokens.js'
-import type { TokenStateBackend, TokenStateKind } from './state.js'
+import type { StateStore, TokenStateBackend } from './state.js'
 
 /**
  * The backend's stores, except its raw refresh families: those are reached only through the rules
@@ -18,8 +18,10 @@ declare module 'fastify' {
 
 export interface TokenStateOptions extends RefreshPolicy {
   clock: () => number
-  /** The backend to open; 'memory' when not given. */
-  kind?: TokenStateKind
+  /** The backend to open (STATE_STORE); 'memory' when not given. */
+  store?: StateStore
+  /** DATA_DIR, where the embedded backend keeps its file; needed for store 'embedded'. */
+  dataDir?: string
   /** A backend opened by the caller (e.g. shared by several instances in one test), who also closes it. */
   backend?: TokenStateBackend
 }
@@ -27,7 +29,9 @@ export interface TokenStateOptions extends RefreshPolicy {
 export default fp(async function tokenState (app, opts: TokenStateOptions) {
   let backend = opts.backend
   if (backend === undefined) {
-    const opened = await openTokenStateBackend(opts.kind ?? 'memory', opts.clock)
+    const store = opts.store ?? 'memory'
+    if (store === 'embedded' && opts.dataDir === undefined) throw new Error('geotoken-token-state: the embedded store needs dataDir')
+    const opened = await openTokenStateBackend({ store, dataDir: opts.dataDir ?? '', clock: opts.clock, log: app.log })
     app.addHook('onClose', async () => { await opened.close() })
     backend = opened
   }

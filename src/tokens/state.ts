@@ -1,4 +1,4 @@
-// Owns the token-state contracts: what every backend stores and guarantees (in memory today; SQLite and Redis next,
+// Owns the token-state contracts: what every backend stores and guarantees (in memory, in SQLite; Redis next,
 // issue 16). Each operation is one atomic step of the store, so the rules above it (refresh-tokens.ts,
 // oauth/lockout.ts) never read, decide and write back in separate steps that a second instance could interleave.
 // Every operation is async, whatever the backend: a caller never learns which one it has.
@@ -96,8 +96,15 @@ export interface LockoutStore {
  */
 export type RateLimitStoreOptions = Pick<RateLimitPluginOptions, 'store' | 'redis' | 'nameSpace'>
 
-/** The backends that exist; 'sqlite' and 'redis' come with issue 16. */
-export type TokenStateKind = 'memory'
+/**
+ * Where token state lives, the STATE_STORE setting: 'embedded' is SQLite in DATA_DIR (the default: durable),
+ * 'memory' keeps nothing on disk and forgets everything on restart (tests, benchmarks). 'redis' comes with issue 16.
+ */
+export const STATE_STORES = ['embedded', 'memory'] as const
+export type StateStore = typeof STATE_STORES[number]
+
+/** The backends that exist, as a backend names itself; 'redis' comes with issue 16. */
+export type TokenStateKind = 'memory' | 'sqlite'
 
 /** Every piece of token state, from one backend chosen at start-up. */
 export interface TokenStateBackend {
