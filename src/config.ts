@@ -10,7 +10,7 @@ export const ConfigSchema = Type.Object({
   ISSUER: Type.String({ default: '', pattern: '^(https?://[^\\s?#]+[^/\\s?#])?$', accepts: 'an http(s) URL with no trailing slash, query or fragment, such as https://auth.example.com or http://localhost:3000 ("" means http://HOST:PORT)', description: 'public base URL, exactly the `iss` of every token: http(s)://host[:port][/path], no trailing slash (default http://HOST:PORT)' }),
   AUDIENCE: Type.String({ default: '', description: '`aud` of access tokens (default ISSUER + /features)' }),
   KEYS_DIR: Type.String({ default: 'keys', minLength: 1, description: 'directory holding keyring.json' }),
-  DATA_DIR: Type.String({ default: 'data', minLength: 1, description: 'directory holding clients.json and feature data' }),
+  DATA_DIR: Type.String({ default: 'data', minLength: 1, description: 'directory holding clients.json, the feature store and the token state (token-state.sqlite); one geotoken process per directory' }),
   SEED_FILE: Type.String({ default: 'data/seed.geojson', description: 'GeoJSON loaded into an empty feature store on first start ("" for none)' }),
   FEATURE_JOURNAL_MAX_MB: Type.Integer({ minimum: 1, maximum: 65536, default: 16, description: 'feature journal size (MiB) that starts a background compaction into a new snapshot (also every 10,000 writes); a start replays at most about this much journal' }),
   KEY_SIZE: Type.Enum([2048, 3072, 4096], { default: 2048, description: 'RSA modulus bits for new keys' }),

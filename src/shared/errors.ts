@@ -22,6 +22,8 @@ export const TokenStateUnavailable = createError('APP_TOKEN_STATE_UNAVAILABLE', 
 export const TokenStateCorrupt = createError('APP_TOKEN_STATE_CORRUPT', 'token state store %s cannot be opened: %s', 500)
 
 export const FeatureStoreCorrupt = createError('APP_FEATURES_CORRUPT', 'feature store %s is damaged: %s', 500)
+/** The feature store has one writer: a second process on the same directory (the same DATA_DIR) is refused at start-up. */
+export const FeatureStoreLocked = createError('APP_FEATURES_LOCKED', 'feature store %s is in use by another process (%s): two geotoken processes cannot share one DATA_DIR. Stop the other process, or give this one a DATA_DIR of its own', 500)
 export const SeedInvalid = createError('APP_FEATURES_SEED_INVALID', 'seed file %s is invalid: %s', 500)
 /** A feature write the store refused: its append failed (and was cut back), or the journal is fenced. Retryable. */
 export const FeatureStoreUnavailable = createError('APP_FEATURES_UNAVAILABLE', 'the feature store cannot accept writes: %s', 503)
