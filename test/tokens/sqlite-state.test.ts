@@ -1,9 +1,13 @@
 // The token-state contract (test/tokens/state-contract.ts) on the embedded SQLite backend, opened as the app opens
 // it: once with one handle per test, once with two handles on one file (what one writes, the other answers).
 import t from 'tap'
+import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { openTokenStateBackend } from '../../src/tokens/backend.js'
 import type { TokenStateBackend } from '../../src/tokens/state.js'
 import { tokenStateContract } from './state-contract.js'
+
+const CHILD = new URL('../helpers/state-child.ts', import.meta.url).pathname
 
 t.test('one handle', async t => {
   tokenStateContract(t, async t => {
@@ -49,4 +53,71 @@ t.test('two handles on one file', async t => {
     t.teardown(async () => { await backend.close() })
     return backend
   })
+})
+
+/** Runs test/helpers/state-child.ts: another process on the same file. `go` is written to it once it is ready. */
+function child (dataDir: string, args: string[]): { ready: Promise<void>, started: Promise<void>, go: () => void, answer: Promise<unknown> } {
+  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, dataDir, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
+  let out = ''
+  let readyResolve: () => void = () => {}
+  let startedResolve: () => void = () => {}
+  const ready = new Promise<void>(resolve => { readyResolve = resolve })
+  const started = new Promise<void>(resolve => { startedResolve = resolve })
+  proc.stdout.on('data', (d: Buffer) => {
+    out += String(d)
+    if (out.startsWith('ready\n')) readyResolve()
+    if (out.startsWith('ready\nstarted\n')) startedResolve()
+  })
+  const answer = new Promise<unknown>((resolve, reject) => {
+    proc.once('exit', code => {
+      if (code !== 0) { reject(new Error(`child exited ${code}: ${out}`)); return }
+      resolve(JSON.parse(out.replace(/^ready\n(started\n)?/, '').trim()))
+    })
+  })
+  return { ready, started, go: () => { proc.stdin.end('go\n') }, answer }
+}
+
+t.test('another process on the same file: its revocations are answered here at once, from this handle\'s copy', async t => {
+  const dataDir = t.testdir()
+  const here = await openTokenStateBackend({ store: 'embedded', dataDir, clock: Date.now })
+  t.teardown(async () => { await here.close() })
+  const jti = `jti-${randomUUID()}`
+  t.equal(await here.revoked.has(jti), false)
+  t.equal(await child(dataDir, ['deny', jti, String(Date.now() + 60_000)]).answer, true, 'the other process denies it')
+  t.equal(await here.revoked.has(jti), true, 'and this one refuses it on its next question')
+
+  const familyId = `family-${randomUUID()}`
+  const now = Date.now()
+  await here.refreshFamilies.put({ clientId: 'c', org: 'acme', subject: 's', scope: 'features:read', hash: `h-${randomUUID()}`, familyId, familyExpiresAtMs: now + 60_000, issuedAtMs: now, expiresAtMs: now + 60_000, used: false })
+  const access = `jti-${randomUUID()}`
+  t.equal(await here.refreshFamilies.addAccessTokenUnlessRevoked(familyId, access, now + 60_000), true)
+  t.same(await child(dataDir, ['revoke-family', familyId]).answer, [{ jti: access, expiresAtMs: now + 60_000 }], 'the other process revokes the family')
+  t.equal(await here.refreshFamilies.isFamilyRevoked(familyId), true)
+  t.equal(await here.revoked.has(access), true, 'and its access token is refused here')
+  t.equal(await here.refreshFamilies.addAccessTokenUnlessRevoked(familyId, `jti-${randomUUID()}`, now + 60_000), false)
+})
+
+t.test('two processes spending the same refresh tokens at once: each token is spent exactly once', async t => {
+  const dataDir = t.testdir()
+  const here = await openTokenStateBackend({ store: 'embedded', dataDir, clock: Date.now })
+  t.teardown(async () => { await here.close() })
+  const now = Date.now()
+  const hashes = Array.from({ length: 200 }, () => `h-${randomUUID()}`)
+  for (const hash of hashes) {
+    await here.refreshFamilies.put({ clientId: 'c', org: 'acme', subject: 's', scope: 'features:read', hash, familyId: `f-${hash}`, familyExpiresAtMs: now + 60_000, issuedAtMs: now, expiresAtMs: now + 60_000, used: false })
+  }
+  const other = child(dataDir, ['mark-used', ...hashes])
+  await other.ready
+  other.go()
+  await other.started
+  // The other process goes through them in order, this one from the end: they meet, and race, in the middle.
+  const wonHere: string[] = []
+  for (const hash of [...hashes].reverse()) {
+    if (await here.refreshFamilies.markUsed(hash)) wonHere.push(hash)
+    await new Promise(resolve => setTimeout(resolve, Math.random() * 2)) // as the other process does (state-child.ts)
+  }
+  const wonThere = await other.answer as string[]
+  t.equal(wonHere.length + wonThere.length, hashes.length, `every token spent once: ${wonHere.length} here, ${wonThere.length} there`)
+  t.ok(wonHere.length > 0 && wonThere.length > 0, 'both processes won some: they raced')
+  t.same([...wonHere, ...wonThere].sort(), [...hashes].sort(), 'and by exactly one of the two')
 })
