@@ -232,7 +232,7 @@ class SqliteRefreshFamilies implements RefreshFamilies {
   readonly #denyList: SqliteDenyList
   readonly #get: Database.Statement
   readonly #put: Database.Transaction<(r: RefreshRecord) => void>
-  readonly #markUsed: Database.Statement
+  readonly #markUsed: Database.Transaction<(hash: string, now: number) => { spent: boolean, denied: FamilyAccessToken[] }>
   readonly #addAccess: Database.Transaction<(familyId: string, jti: string, expiresAtMs: number) => boolean>
   readonly #revoke: Database.Transaction<(familyId: string, now: number) => FamilyAccessToken[]>
   readonly #isRevoked: Database.Statement
@@ -250,7 +250,6 @@ class SqliteRefreshFamilies implements RefreshFamilies {
       insertToken.run({ ...r, issuer: r.issuer ?? null, used: r.used ? 1 : 0 })
       insertFamily.run(r.familyId, r.familyExpiresAtMs)
     })
-    this.#markUsed = db.prepare('UPDATE refresh_tokens SET used = 1 WHERE hash = ? AND used = 0')
     const family = db.prepare('SELECT revoked FROM refresh_families WHERE id = ?').pluck()
     const insertAccess = db.prepare('INSERT OR REPLACE INTO family_access_tokens (family_id, jti, expires_at) VALUES (?, ?, ?)')
     this.#addAccess = db.transaction((familyId: string, jti: string, expiresAtMs: number) => {
@@ -261,12 +260,22 @@ class SqliteRefreshFamilies implements RefreshFamilies {
     })
     const markRevoked = db.prepare('UPDATE refresh_families SET revoked = 1 WHERE id = ?')
     const liveAccess = db.prepare('SELECT jti, expires_at AS expiresAtMs FROM family_access_tokens WHERE family_id = ? AND expires_at > ?')
-    this.#revoke = db.transaction((familyId: string, now: number) => {
+    const revokeInTransaction = (familyId: string, now: number): FamilyAccessToken[] => {
       if (family.get(familyId) === undefined) return []
       markRevoked.run(familyId)
       const live = liveAccess.all(familyId, now) as FamilyAccessToken[]
       for (const t of live) denyList.addInTransaction(t.jti, t.expiresAtMs, now)
       return live
+    }
+    this.#revoke = db.transaction(revokeInTransaction)
+    // Reuse detection and the family's revocation in one transaction: a crash cannot fall between seeing a spent
+    // token come back and revoking its family. The caller's revokeFamily that follows repeats it (it is idempotent).
+    const spend = db.prepare('UPDATE refresh_tokens SET used = 1 WHERE hash = ? AND used = 0')
+    const familyOf = db.prepare('SELECT family_id FROM refresh_tokens WHERE hash = ?').pluck()
+    this.#markUsed = db.transaction((hash: string, now: number) => {
+      if (spend.run(hash).changes === 1) return { spent: true, denied: [] }
+      const familyId = familyOf.get(hash) as string | undefined
+      return { spent: false, denied: familyId === undefined ? [] : revokeInTransaction(familyId, now) }
     })
     this.#isRevoked = db.prepare('SELECT revoked FROM refresh_families WHERE id = ?').pluck()
   }
@@ -284,7 +293,11 @@ class SqliteRefreshFamilies implements RefreshFamilies {
 
   async put (record: RefreshRecord): Promise<void> { guarded(() => { this.#put.immediate(record) }) }
 
-  async markUsed (hash: string): Promise<boolean> { return guarded(() => this.#markUsed.run(hash).changes === 1) }
+  async markUsed (hash: string): Promise<boolean> {
+    const { spent, denied } = guarded(() => this.#markUsed.immediate(hash, this.#clock()))
+    for (const t of denied) this.#denyList.remember(t.jti, t.expiresAtMs)
+    return spent
+  }
 
   async addAccessTokenUnlessRevoked (familyId: string, jti: string, expiresAtMs: number): Promise<boolean> {
     return guarded(() => this.#addAccess.immediate(familyId, jti, expiresAtMs))

@@ -55,7 +55,11 @@ export interface RefreshFamilies {
   get: (hash: string) => Promise<RefreshRecord | undefined>
   /** Stores a token and creates its family unless it exists: a rotation never revives a revoked family. */
   put: (record: RefreshRecord) => Promise<void>
-  /** Marks the token used; false when it already was or is unknown (the caller treats that as reuse). */
+  /**
+   * Marks the token used; false when it already was or is unknown (the caller treats that as reuse and revokes the
+   * family). A backend may revoke the family itself in the same atomic step when it answers false for a known token,
+   * so that no crash falls between detecting the reuse and acting on it (the SQLite backend does).
+   */
   markUsed: (hash: string) => Promise<boolean>
   /**
    * Records an access token minted from the family, unless the family is revoked (or gone): then false, and the

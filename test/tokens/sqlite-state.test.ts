@@ -136,3 +136,21 @@ t.test('two processes spending the same refresh tokens at once: each token is sp
   t.ok(wonHere.length > 0 && wonThere.length > 0, 'both processes won some: they raced')
   t.same([...wonHere, ...wonThere].sort(), [...hashes].sort(), 'and by exactly one of the two')
 })
+
+t.test('a spent refresh token coming back revokes its family in the same transaction as the detection', async t => {
+  const backend = await openTokenStateBackend({ store: 'embedded', dataDir: t.testdir(), clock: Date.now })
+  t.teardown(async () => { await backend.close() })
+  const now = Date.now()
+  const familyId = `family-${randomUUID()}`
+  const hash = `h-${randomUUID()}`
+  await backend.refreshFamilies.put({ clientId: 'c', org: 'acme', subject: 's', scope: 'features:read', hash, familyId, familyExpiresAtMs: now + 60_000, issuedAtMs: now, expiresAtMs: now + 60_000, used: false })
+  const access = `jti-${randomUUID()}`
+  await backend.refreshFamilies.addAccessTokenUnlessRevoked(familyId, access, now + 60_000)
+  t.equal(await backend.refreshFamilies.markUsed(hash), true)
+  t.equal(await backend.refreshFamilies.isFamilyRevoked(familyId), false, 'the first use revokes nothing')
+  t.equal(await backend.refreshFamilies.markUsed(hash), false, 'the reuse is seen')
+  t.equal(await backend.refreshFamilies.isFamilyRevoked(familyId), true, 'and the family is revoked by that same step, before any revokeFamily')
+  t.equal(await backend.revoked.has(access), true, 'its access token denied with it')
+  t.same(await backend.refreshFamilies.revokeFamily(familyId), [{ jti: access, expiresAtMs: now + 60_000 }], 'the caller\'s revokeFamily repeats it')
+  t.equal(await backend.refreshFamilies.markUsed(`h-${randomUUID()}`), false, 'an unknown token revokes nothing (and has no family)')
+})
