@@ -104,9 +104,9 @@ function openDatabase (file: string): Database.Database {
     db.pragma('synchronous = FULL')
     // After a checkpoint the WAL file is cut back to this size rather than keeping its high-water mark.
     db.pragma('journal_size_limit = 8388608')
-    const migrate = db.transaction(() => { db?.exec(SCHEMA); db?.pragma(`user_version = ${SCHEMA_VERSION}`) })
-    migrate.immediate()
-    return db
+    const opened = db
+    opened.transaction(() => { opened.exec(SCHEMA); opened.pragma(`user_version = ${SCHEMA_VERSION}`) }).immediate()
+    return opened
   } catch (err) {
     db?.close()
     if (err instanceof Database.SqliteError) {

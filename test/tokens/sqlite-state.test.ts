@@ -3,7 +3,9 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
+import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { openTokenStateBackend } from '../../src/tokens/backend.js'
 import { DENY_SYNC_MS, openSqliteBackend, TOKEN_STATE_FILE } from '../../src/tokens/sqlite-backend.js'
 import type { TokenStateBackend } from '../../src/tokens/state.js'
@@ -153,4 +155,28 @@ t.test('a spent refresh token coming back revokes its family in the same transac
   t.equal(await backend.revoked.has(access), true, 'its access token denied with it')
   t.same(await backend.refreshFamilies.revokeFamily(familyId), [{ jti: access, expiresAtMs: now + 60_000 }], 'the caller\'s revokeFamily repeats it')
   t.equal(await backend.refreshFamilies.markUsed(`h-${randomUUID()}`), false, 'an unknown token revokes nothing (and has no family)')
+})
+
+t.test('a file that is not a token-state database, or one written by a newer geotoken, stops the open and is left as it was', async t => {
+  const dataDir = t.testdir({ [TOKEN_STATE_FILE]: 'not a database, but somebody\'s file '.repeat(200) })
+  const before = readFileSync(join(dataDir, TOKEN_STATE_FILE))
+  await t.rejects(openTokenStateBackend({ store: 'embedded', dataDir, clock: Date.now }), { code: 'APP_TOKEN_STATE_CORRUPT', message: /SQLITE_NOTADB.*restore it from a backup/ })
+  t.same(readFileSync(join(dataDir, TOKEN_STATE_FILE)), before, 'not overwritten')
+
+  const newer = t.testdir()
+  const db = new Database(join(newer, TOKEN_STATE_FILE))
+  db.pragma('user_version = 99')
+  db.close()
+  await t.rejects(openTokenStateBackend({ store: 'embedded', dataDir: newer, clock: Date.now }), { code: 'APP_TOKEN_STATE_CORRUPT', message: /written by a newer geotoken \(schema 99; this one knows 1\)/ })
+})
+
+t.test('the file and its directory are private to the service', async t => {
+  const dataDir = join(t.testdir(), 'data')
+  const backend = await openTokenStateBackend({ store: 'embedded', dataDir, clock: Date.now })
+  t.teardown(async () => { await backend.close() })
+  await backend.revoked.add(`jti-${randomUUID()}`, Date.now() + 60_000)
+  t.equal(statSync(dataDir).mode & 0o777, 0o700)
+  for (const name of [TOKEN_STATE_FILE, `${TOKEN_STATE_FILE}-wal`, `${TOKEN_STATE_FILE}-shm`]) {
+    t.equal(statSync(join(dataDir, name)).mode & 0o777, 0o600, `${name} is 0600`)
+  }
 })
