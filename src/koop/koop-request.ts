@@ -1,5 +1,6 @@
 // Owns what the Koop plugin reads from and writes to an Express request: the token (taken out of the request
 // once read), the scopes the request needs, and the verified organization Koop's cache key must carry.
+import { bearerToken } from '../shared/bearer.js'
 import { redactUrl } from '../shared/redact-url.js'
 import type { AccessTokenClaims } from '../tokens/access-token.js'
 import { invalidToken, KoopAuthError } from './arcgis-error.js'
@@ -24,8 +25,7 @@ export interface KoopRequest {
  */
 export const ORG_KEY_PARAM = 'geotoken_org'
 
-// RFC 6750 §2.1 b64token after "Bearer"; a JWS compact token is a subset of it.
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i
+// RFC 6750 §2.1 b64token (the form parameter and query carriers); a JWS compact token is a subset of it.
 const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
 
 // ArcGIS REST operations that change features (FeatureServer and its layers); any other path reads.
@@ -63,7 +63,7 @@ export function takeToken (req: KoopRequest): string | undefined {
   if (given.length === 0) return undefined
   if (given.length > 1) throw invalidToken('ambiguous')
   if (header !== undefined) {
-    const token = BEARER.exec(header)?.[1]
+    const token = bearerToken(header)
     if (token === undefined) throw invalidToken('malformed')
     return token
   }
