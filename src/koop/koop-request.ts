@@ -1,6 +1,6 @@
 // Owns what the Koop plugin reads from and writes to an Express request: the token (taken out of the request
 // once read), the scopes the request needs, and the verified organization Koop's cache key must carry.
-import { bearerToken } from '../shared/bearer.js'
+import { bearerToken, usesBearerScheme } from '../shared/bearer.js'
 import { redactUrl } from '../shared/redact-url.js'
 import type { AccessTokenClaims } from '../tokens/access-token.js'
 import { invalidToken, KoopAuthError } from './arcgis-error.js'
@@ -55,7 +55,7 @@ export function scrub (req: KoopRequest, names: readonly string[]): void {
  */
 export function takeToken (req: KoopRequest): string | undefined {
   const authorization = req.headers.authorization
-  const header = typeof authorization === 'string' && /^Bearer(?: |$)/i.test(authorization) ? authorization : undefined
+  const header = typeof authorization === 'string' && usesBearerScheme(authorization) ? authorization : undefined
   const inQuery = params(req.query)?.token
   const inBody = params(req.body)?.token
   scrub(req, ['token'])

@@ -8,3 +8,11 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i
 export function bearerToken (authorization: string | undefined): string | undefined {
   return authorization === undefined ? undefined : BEARER.exec(authorization)?.[1]
 }
+
+/**
+ * Whether the header uses the Bearer scheme at all, well-formed or not: a carrier that must not be ignored
+ * (a malformed Bearer header is refused, another scheme such as a proxy's Basic is not a token).
+ */
+export function usesBearerScheme (authorization: string | undefined): boolean {
+  return authorization !== undefined && /^Bearer(?: |$)/i.test(authorization)
+}
