@@ -1,6 +1,6 @@
 // Owns what the Koop plugin reads from and writes to an Express request: the token (taken out of the request
 // once read), the scopes the request needs, and the verified organization Koop's cache key must carry.
-import { bearerToken, usesBearerScheme } from '../shared/bearer.js'
+import { bearerToken, isB64Token, usesBearerScheme } from '../shared/bearer.js'
 import { redactUrl } from '../shared/redact-url.js'
 import type { AccessTokenClaims } from '../tokens/access-token.js'
 import { invalidToken, KoopAuthError } from './arcgis-error.js'
@@ -24,9 +24,6 @@ export interface KoopRequest {
  * would be served to another whenever a provider sets a TTL.
  */
 export const ORG_KEY_PARAM = 'geotoken_org'
-
-// RFC 6750 §2.1 b64token (the form parameter and query carriers); a JWS compact token is a subset of it.
-const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
 
 // ArcGIS REST operations that change features (FeatureServer and its layers); any other path reads.
 const EDIT_OPERATIONS = new Set(['applyEdits', 'addFeatures', 'updateFeatures', 'deleteFeatures', 'calculate', 'append'])
@@ -68,7 +65,7 @@ export function takeToken (req: KoopRequest): string | undefined {
     return token
   }
   const token = given[0]
-  if (typeof token !== 'string' || !TOKEN.test(token)) throw invalidToken('malformed')
+  if (typeof token !== 'string' || !isB64Token(token)) throw invalidToken('malformed')
   return token
 }
 
