@@ -3,9 +3,9 @@ import { TokenError, type TokenValidationErrorCode } from 'fast-jwt'
 import type { RefusalReason } from './refusal.js'
 
 /**
- * Every code fast-jwt can raise (test/verifier/library-codes.test.ts fails on a new one). Codes that a
- * verification cannot raise with our options (signing, options, a missing key) still get a reason, so an
- * upgrade of the library that starts raising them is labelled, not dropped into `invalid` silently.
+ * Every code fast-jwt has, so that a code added by an upgrade is noticed (test/verifier/core.test.ts fails) and
+ * given its reason here. Codes a verification cannot raise with our options (signing, options, a missing key)
+ * are `invalid`: they would mean a bug of ours, not a fault of the token.
  * aud and iss are checked by the core itself (their mismatch shares INVALID_CLAIM_VALUE with other claims).
  */
 export const LIBRARY_CODES: Readonly<Record<TokenValidationErrorCode, RefusalReason>> = {
