@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url'
 import { VerifierOptionsInvalid } from '../shared/errors.js'
 import type { AccessTokenClaims } from '../tokens/access-token.js'
 import { checkIssuerOptions, remoteIssuer, type IssuerOptions } from '../verifier/issuer.js'
-import { createTokenVerifier } from '../verifier/verify.js'
+import { ActiveAnswers } from '../verifier/active-cache.js'
+import { createVerifierCore } from '../verifier/core.js'
 import { fromVerifier, missingScope, tokenRequired } from './arcgis-error.js'
 import { generateToken, type ArcgisToken } from './generate-token.js'
 import { attachClaims, requiredScopes, takeToken, type KoopRequest } from './koop-request.js'
@@ -64,9 +65,26 @@ const version = packageVersion()
 export function koopAuth (opts: KoopAuthOptions): KoopAuthPlugin {
   checkOptions(opts)
   const issuer = remoteIssuer(opts)
-  const verify = createTokenVerifier(issuer.rules, issuer.keys, issuer.clock, {
+  const introspect = issuer.introspect
+  const clock = issuer.clock
+  // With introspection credentials every request asks the issuer, or reuses its `active: true` answer for
+  // introspection.cacheS, as the remote verifier's requireActive does (never past the token's exp).
+  const answers = new ActiveAnswers((opts.introspection?.cacheS ?? 0) * 1000)
+  const verify = createVerifierCore({
+    ...issuer.rules,
+    keys: issuer.keys,
+    clock,
     cacheSize: opts.tokenCacheSize ?? 10_000,
-    ...(issuer.introspect !== undefined ? { isActive: issuer.introspect } : {})
+    ...(introspect !== undefined
+      ? {
+          isRevoked: async (claims: AccessTokenClaims, token: string) => {
+            if (answers.has(token, clock())) return false
+            const active = await introspect(token)
+            if (active) answers.remember(token, claims.exp, clock())
+            return !active
+          }
+        }
+      : {})
   })
   const exchange = { issuer, verify, ssl: opts.ssl ?? opts.issuer.startsWith('https:'), scope: opts.scope }
 

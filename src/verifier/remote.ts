@@ -1,6 +1,7 @@
 // Fastify plugin for other services: verifies geotoken access tokens against the issuer's published JWKS.
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import { bearerToken } from '../shared/bearer.js'
 import { OAuthError, VerifierOptionsInvalid } from '../shared/errors.js'
 import guard, { sendChallenge } from './guard.js'
 import { ActiveAnswers } from './active-cache.js'
@@ -31,7 +32,7 @@ export default fp(async function geotokenVerifier (app, opts: RemoteVerifierOpti
   const clock = issuer.clock
   const answers = new ActiveAnswers((opts.introspection?.cacheS ?? 0) * 1000)
   async function requireActive (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
-    const token = /^Bearer +(\S+)$/i.exec(request.headers.authorization ?? '')?.[1] ?? ''
+    const token = bearerToken(request.headers.authorization) ?? ''
     if (answers.has(token, clock())) return
     let active: boolean
     try {
