@@ -7,7 +7,7 @@ import { parseItemsQuery } from './query.js'
 import { pageLinks, url, GEOJSON, JSON_TYPE, OPENAPI, type Link } from './links.js'
 import type { CollectionDef, FeatureStore, OrgFeatures, StoredFeature, WriteCondition } from './store.js'
 import * as S from './schemas.js'
-import { readSecurity, writeSecurity } from '../ops/docs.js'
+import { readSecurity, writeSecurity } from './openapi.js'
 
 export const CONFORMANCE = [
   'http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core',
