@@ -24,7 +24,6 @@ const PATCH_TYPES = ['application/merge-patch+json', 'application/json']
 /** `store` gives the collections; each request's data comes from request.orgFeatures (the feature plugin sets it). */
 export interface FeatureRouteOptions { store: FeatureStore, base: string }
 
-
 export default async function featureRoutes (app: FastifyInstance, opts: FeatureRouteOptions) {
   const { store, base } = opts
   // The scope each route requires, enforced by the preHandler and declared (security) for the OpenAPI document.
