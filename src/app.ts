@@ -13,10 +13,11 @@ import type { TokenStateBackend } from './tokens/state.js'
 import type { Scope } from './tokens/claims.js'
 import type { VerificationRules } from './verifier/rules.js'
 import ops from './ops/plugin.js'
-import { openApiOptions } from './ops/docs.js'
+import { openApiOptions, OpenApiTransforms } from './ops/docs.js'
 import oauth from './oauth/plugin.js'
 import { loadTrustedIssuers } from './oauth/trusted-issuers.js'
 import featureApi, { featureStore } from './features/plugin.js'
+import type { FeatureStore } from './features/store.js'
 
 const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
   'features:read': 'read your organization\'s features',
@@ -30,6 +31,8 @@ export interface AppDeps {
   logStream?: DestinationStream
   /** A token-state backend opened (and closed) by the caller, e.g. shared by several instances in one test. */
   tokenState?: TokenStateBackend
+  /** A feature store opened (and closed) by the caller: another backend than the embedded one, e.g. in a test. */
+  featureStore?: FeatureStore
 }
 
 /** The rules the in-process guard applies; remote verifiers configure the same ones. */
@@ -57,7 +60,8 @@ export interface GeotokenOptions { config: Config, deps?: AppDeps }
 export const geotoken = fp(async function geotoken (app: FastifyInstance, { config, deps = {} }: GeotokenOptions) {
   const clock = deps.clock ?? Date.now
   // Collects every route's schemas: the OpenAPI document at /features/api (the OGC service-desc) and /docs/json.
-  await app.register(swagger, openApiOptions(config.ISSUER, SCOPE_DESCRIPTIONS, () => app.features.collections()))
+  const openApi = new OpenApiTransforms()
+  await app.register(swagger, openApiOptions(config.ISSUER, SCOPE_DESCRIPTIONS, openApi))
   // Security headers, closing/overload 503s, app.metrics and app.readiness, /health, /ready, /docs: before every other route and hook.
   await app.register(ops, {
     metricsToken: config.METRICS_TOKEN, issuer: config.ISSUER,
@@ -84,10 +88,12 @@ export const geotoken = fp(async function geotoken (app: FastifyInstance, { conf
   })
 
   // The feature store and the OGC API - Features over it: /features/*.
-  await app.register(featureStore, { dir: join(config.DATA_DIR, 'features'), seedFile: config.SEED_FILE, compactBytes: config.FEATURE_JOURNAL_MAX_MB * 2 ** 20 })
-  app.readiness.add('features', () => app.features.status())
+  await app.register(featureStore, {
+    dir: join(config.DATA_DIR, 'features'), seedFile: config.SEED_FILE, compactBytes: config.FEATURE_JOURNAL_MAX_MB * 2 ** 20,
+    ...(deps.featureStore === undefined ? {} : { store: deps.featureStore })
+  })
   await app.register(featureApi, {
-    prefix: '/features', rules: verificationRules(config), base: `${config.ISSUER}/features`,
+    prefix: '/features', rules: verificationRules(config), base: `${config.ISSUER}/features`, openApi,
     corsOrigins: config.CORS_ORIGINS === '' ? [] : config.CORS_ORIGINS.split(',').map(o => o.trim())
   })
 }, { name: 'geotoken', fastify: '5.x' })
