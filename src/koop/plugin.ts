@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { VerifierOptionsInvalid } from '../shared/errors.js'
 import type { AccessTokenClaims } from '../tokens/access-token.js'
 import { checkIssuerOptions, remoteIssuer, type IssuerOptions } from '../verifier/issuer.js'
-import { ActiveAnswers } from '../verifier/active-cache.js'
+import { activeCheck } from '../verifier/active-cache.js'
 import { createVerifierCore } from '../verifier/core.js'
 import { fromVerifier, missingScope, tokenRequired } from './arcgis-error.js'
 import { generateToken, type ArcgisToken } from './generate-token.js'
@@ -65,26 +65,15 @@ const version = packageVersion()
 export function koopAuth (opts: KoopAuthOptions): KoopAuthPlugin {
   checkOptions(opts)
   const issuer = remoteIssuer(opts)
-  const introspect = issuer.introspect
-  const clock = issuer.clock
   // With introspection credentials every request asks the issuer, or reuses its `active: true` answer for
   // introspection.cacheS, as the remote verifier's requireActive does (never past the token's exp).
-  const answers = new ActiveAnswers((opts.introspection?.cacheS ?? 0) * 1000)
+  const isActive = issuer.introspect === undefined ? undefined : activeCheck(issuer.introspect, (opts.introspection?.cacheS ?? 0) * 1000, issuer.clock)
   const verify = createVerifierCore({
     ...issuer.rules,
     keys: issuer.keys,
-    clock,
+    clock: issuer.clock,
     cacheSize: opts.tokenCacheSize ?? 10_000,
-    ...(introspect !== undefined
-      ? {
-          isRevoked: async (claims: AccessTokenClaims, token: string) => {
-            if (answers.has(token, clock())) return false
-            const active = await introspect(token)
-            if (active) answers.remember(token, claims.exp, clock())
-            return !active
-          }
-        }
-      : {})
+    ...(isActive !== undefined ? { isRevoked: async (claims: AccessTokenClaims, token: string) => !await isActive(token, claims.exp) } : {})
   })
   const exchange = { issuer, verify, ssl: opts.ssl ?? opts.issuer.startsWith('https:'), scope: opts.scope }
 

@@ -2,10 +2,11 @@
 // reachable and named, the RFC 8725 attacks are refused before or at the signature, the cache only skips work
 // and the revocation hook is asked on every call. Real RSA keys, real signatures; no server needed.
 import t from 'tap'
-import { generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { createSign, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import Fastify from 'fastify'
 import { TokenError } from 'fast-jwt'
 import { createVerifierCore, type VerifierCoreOptions } from '../../src/verifier/core.js'
+import { jwsVerifier } from '../../src/verifier/jws.js'
 import { LIBRARY_CODES, libraryReason } from '../../src/verifier/library-codes.js'
 import { refusalReason, TokenRefused, type RefusalReason } from '../../src/verifier/refusal.js'
 import { FORBIDDEN_HEADERS } from '../../src/verifier/rules.js'
@@ -235,4 +236,34 @@ t.test('library-codes.ts: every fast-jwt error code has a reason, and the reason
   }
   t.equal(libraryReason(new Error('FAST_JWT_EXPIRED: The token has expired')), undefined, 'an error of another kind is not the library\'s')
   t.equal(libraryReason(new TokenError('FAST_JWT_SOMETHING_NEW' as never, 'expired')), 'invalid', 'a code added by a later version')
+})
+
+t.test('jws.ts with another profile (the jwt-bearer grant\'s): its algorithms, audiences and texts, the algorithm pinned per key', async t => {
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const ecPem = ec.publicKey.export({ type: 'spki', format: 'pem' }) as string
+  const published: Record<string, string> = { rsa: key.pem, ec: ecPem }
+  const texts = { algorithm: 'A alg', type: 'A typ', header: 'A header', kid: 'A kid', unknownKey: 'A key', expired: 'A expired', invalid: 'A invalid' }
+  const verify = jwsVerifier({
+    algorithms: ['RS256', 'ES256'], maxKidLength: 256, requiredClaims: ['iss', 'sub', 'aud', 'exp', 'jti'],
+    issuer: 'https://idp.example', audiences: ['https://as.example/oauth/token', 'https://as.example'], clockToleranceS: 30, texts
+  }, kid => published[kid])
+  const now = nowS()
+  const body = { iss: 'https://idp.example', sub: 'u', aud: 'https://as.example', exp: now + 60, jti: 'a1' }
+  const es256 = (h: Record<string, unknown>, c: Record<string, unknown>): string => {
+    const input = `${b64(h)}.${b64(c)}`
+    return `${input}.${sign256(input)}`
+  }
+  const sign256 = (input: string): string => createSign('SHA256').update(input).sign({ key: ec.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')
+  const text = async (token: string): Promise<string> => await verify(token).then(() => 'accepted', (err: Error) => err.message)
+
+  t.equal((await verify(rs256({ alg: 'RS256', kid: 'rsa' }, body, key.privateKey))).payload.sub, 'u', 'RS256, no typ required')
+  t.equal((await verify(es256({ alg: 'ES256', kid: 'ec' }, { ...body, aud: ['x', 'https://as.example/oauth/token'] }))).kid, 'ec', 'ES256, the token endpoint as audience')
+  t.equal(await text(es256({ alg: 'ES256', kid: 'rsa' }, body)), 'A invalid', 'ES256 naming the RSA key: refused, the algorithm is pinned per key')
+  t.equal(await text(rs256({ alg: 'RS256', kid: 'ec' }, body, key.privateKey)), 'A invalid', 'RS256 naming the EC key')
+  t.equal(await text(rs256({ alg: 'RS512', kid: 'rsa' }, body, key.privateKey)), 'A alg')
+  t.equal(await text(rs256({ alg: 'RS256', kid: 'rsa', x5u: 'https://evil.example' }, body, key.privateKey)), 'A header')
+  t.equal(await text(rs256({ alg: 'RS256', kid: 'k'.repeat(257) }, body, key.privateKey)), 'A kid')
+  t.equal(await text(rs256({ alg: 'RS256', kid: 'k'.repeat(256) }, body, key.privateKey)), 'A key', 'a 256-character kid is looked up')
+  t.equal(await text(rs256({ alg: 'RS256', kid: 'rsa' }, { ...body, exp: now - 60 }, key.privateKey)), 'A expired')
+  t.equal(await text(rs256({ alg: 'RS256', kid: 'rsa' }, { ...body, aud: 'https://as.example/features' }, key.privateKey)), 'A invalid')
 })

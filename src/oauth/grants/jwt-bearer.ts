@@ -1,11 +1,10 @@
 // Owns the jwt-bearer grant (RFC 7523 §2.1): an external IdP's signed assertion exchanged for our access token.
-import { createDecoder } from 'fast-jwt'
 import { JWT_BEARER } from '../../clients/registry.js'
 import { OAuthError } from '../../shared/errors.js'
 import { mayGrantOrg, type TrustedIssuer } from '../trusted-issuers.js'
 import type { UsedAssertions } from '../../tokens/state.js'
 import { JwksClient } from '../../verifier/jwks-client.js'
-import { jwsVerifier, type VerifiedJws } from '../../verifier/jws.js'
+import { decodeUnverified, jwsVerifier, type VerifiedJws } from '../../verifier/jws.js'
 import { TokenRefused } from '../../verifier/refusal.js'
 import type { RefusalTexts } from '../../verifier/rules.js'
 import { grantedScope } from './client-credentials.js'
@@ -25,7 +24,6 @@ export interface JwtBearerOptions {
 }
 
 const invalidGrant = (description: string, detail?: string): OAuthError => new OAuthError('invalid_grant', description, 400, detail)
-const decode = createDecoder({ complete: true })
 const MAX_ASSERTION_BYTES = 16 * 1024
 
 // The verification core's refusals, worded for an assertion (RFC 6749 §5.2 invalid_grant).
@@ -64,7 +62,7 @@ export function jwtBearer (opts: JwtBearerOptions): Grant<JwtBearerParams> {
       if (assertion.length > MAX_ASSERTION_BYTES) throw invalidGrant('the assertion is too large')
       let unverified: Record<string, unknown>
       try {
-        ({ payload: unverified } = decode(assertion) as { payload: Record<string, unknown> })
+        ({ payload: unverified } = decodeUnverified(assertion))
       } catch { throw invalidGrant('the assertion is not a JWT') }
       // The unverified iss only selects which configured IdP to check against; nothing else is taken from it.
       const idp = typeof unverified.iss === 'string' ? idps.get(unverified.iss) : undefined
