@@ -6,6 +6,11 @@ export const KeyStoreCorrupt = createError('APP_KEYS_CORRUPT', 'key store %s is 
 export const StoreLocked = createError('APP_STORE_LOCKED', '%s is locked by another process (%s)', 500)
 export const ClientStoreCorrupt = createError('APP_CLIENTS_CORRUPT', 'client store %s is unreadable or corrupt: %s', 500)
 export const ClientInvalid = createError('APP_CLIENTS_INVALID', 'invalid client: %s', 500)
+export const RedisUnavailable = createError('APP_REDIS_UNAVAILABLE', 'Redis at REDIS_URL=%s cannot be reached: %s', 503)
+export const KekInvalid = createError('APP_KEK_INVALID', 'key-encryption key: %s', 500)
+export const KekMismatch = createError('APP_KEK_MISMATCH', 'key-encryption key: %s', 500)
+/** A compare-and-set on a Redis document lost: another writer changed it since it was read. */
+export const StoreConflict = createError('APP_STORE_CONFLICT', '%s changed while this command ran (%s): nothing was written', 409)
 
 export const JwksUnavailable = createError('APP_JWKS_UNAVAILABLE', 'key set %s is unavailable: %s', 503)
 export const VerifierOptionsInvalid = createError('APP_VERIFIER_OPTIONS', 'geotoken verifier: %s', 500)
