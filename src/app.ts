@@ -17,6 +17,7 @@ import { openApiOptions } from './ops/docs.js'
 import oauth from './oauth/plugin.js'
 import { loadTrustedIssuers } from './oauth/trusted-issuers.js'
 import featureApi, { featureStore } from './features/plugin.js'
+import { openStateStores } from './state-store.js'
 
 const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
   'features:read': 'read your organization\'s features',
@@ -64,12 +65,20 @@ export const geotoken = fp(async function geotoken (app: FastifyInstance, { conf
     overload: { maxEventLoopDelayMs: config.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, maxHeapUsedMb: config.OVERLOAD_MAX_HEAP_USED_MB, retryAfterS: config.OVERLOAD_RETRY_AFTER_S }
   })
 
-  // The domain stores: the key ring, the client registry, the token state.
-  await app.register(keyStore, {
-    dir: config.KEYS_DIR, keySize: config.KEY_SIZE, retentionMs: retentionMs(config), pollMs: config.RELOAD_INTERVAL_MS, clock,
-    readiness: app.readiness, metrics: app.metrics.registry
-  })
-  await app.register(clientStore, { dir: config.DATA_DIR, pollMs: config.RELOAD_INTERVAL_MS, readiness: app.readiness })
+  // The domain stores: the key ring, the client registry (files, or Redis with STATE_STORE=redis), the token state.
+  const stores = await openStateStores(config, app.log, { subscribe: true })
+  app.addHook('onClose', async () => { await stores.close() })
+  try {
+    await app.register(keyStore, {
+      dir: config.KEYS_DIR, source: stores.ring, keySize: config.KEY_SIZE, retentionMs: retentionMs(config), pollMs: config.RELOAD_INTERVAL_MS, clock,
+      readiness: app.readiness, metrics: app.metrics.registry, label: stores.redis ? 'the key ring in Redis' : 'keyring.json'
+    })
+    await app.register(clientStore, { dir: config.DATA_DIR, ...(stores.redis ? { source: stores.clients } : {}), pollMs: config.RELOAD_INTERVAL_MS, readiness: app.readiness })
+  } catch (err) {
+    // A start that fails here (a KEK that does not open the ring) never reaches close(): the connections would stay.
+    await stores.close()
+    throw err
+  }
   await app.register(tokenState, { clock, idleS: config.REFRESH_TOKEN_IDLE_S, absoluteS: config.REFRESH_TOKEN_ABSOLUTE_S, ...(deps.tokenState === undefined ? {} : { backend: deps.tokenState }) })
 
   // The authorization server: /oauth/*, /.well-known/*.

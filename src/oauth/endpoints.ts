@@ -55,6 +55,17 @@ export default async function oauthEndpoints (app: FastifyInstance, opts: Endpoi
   // RFC 6749 §3.2: form parameters only, so no other body parser exists in this scope.
   app.removeAllContentTypeParsers()
   await app.register(formbody, { bodyLimit: 8192 })
+  // Before the limits, which authenticate first: a client added on another instance a moment ago (STATE_STORE=redis)
+  // is looked up in the store rather than refused. A known client costs one Map look-up and no promise.
+  app.addHook('preHandler', (request, reply, done) => {
+    const clientId = presentedClientId(request)
+    if (clientId === undefined || app.clients.directory.get(clientId) !== undefined) { done(); return }
+    app.clients.lookup(clientId).then(ok => {
+      if (ok) { done(); return }
+      reply.header('retry-after', '1')
+      done(new OAuthError('temporarily_unavailable', 'the client registry cannot be reached; retry shortly', 503, `client ${clientId} unknown here and the store did not answer`))
+    }, done)
+  })
   if (opts.limits !== undefined) await app.register(tokenLimits, opts.limits)
 
   app.addHook('onSend', (_request, reply, payload, done) => {

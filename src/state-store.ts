@@ -1,0 +1,51 @@
+// Owns the choice STATE_STORE makes for the key ring and the client registry: files in KEYS_DIR and DATA_DIR, or
+// Redis documents (private keys sealed with the KEK), for the service, the admin commands and the migration alike.
+import type { Redis } from 'ioredis'
+import type { Config } from './config.js'
+import { connectRedis } from './shared/redis.js'
+import type { Log } from './shared/log.js'
+import { loadKek, type Kek } from './keys/kek.js'
+import { fileRingSource, type RingSource } from './keys/store.js'
+import { redisRingSource } from './keys/redis-ring.js'
+import { fileClientSource, type ClientSource } from './clients/store.js'
+import { redisClientSource } from './clients/redis-clients.js'
+
+export interface StateStores {
+  ring: RingSource
+  clients: ClientSource
+  /** Whether the ring and the registry are in Redis (then changes are pushed, and /ready follows Redis). */
+  redis: boolean
+  /** Closes the connections opened here. */
+  close: () => Promise<void>
+}
+
+export interface OpenOptions {
+  /** The service subscribes to changes (a second connection); a command that writes once does not. */
+  subscribe: boolean
+}
+
+/**
+ * Opens the stores STATE_STORE names. For Redis, the KEK is read first (a missing or malformed one stops here,
+ * naming its setting, before any connection), then Redis must answer (APP_REDIS_UNAVAILABLE otherwise).
+ */
+export async function openStateStores (config: Config, log: Log, opts: OpenOptions): Promise<StateStores> {
+  if (config.STATE_STORE !== 'redis') {
+    return { ring: fileRingSource(config.KEYS_DIR), clients: fileClientSource(config.DATA_DIR), redis: false, close: async () => {} }
+  }
+  const kek = await loadKek(config)
+  const opened: Redis[] = []
+  const close = async (): Promise<void> => { await Promise.all(opened.map(async c => { await c.quit().catch(() => { c.disconnect() }) })) }
+  try {
+    const redis = await connectRedis(config.REDIS_URL, log)
+    opened.push(redis)
+    const subscriber = opts.subscribe ? await connectRedis(config.REDIS_URL, log, 'subscriber') : undefined
+    if (subscriber !== undefined) opened.push(subscriber)
+    return { ring: redisRingSource(redis, kek, log, subscriber), clients: redisClientSource(redis, log, subscriber), redis: true, close }
+  } catch (err) {
+    await close()
+    throw err
+  }
+}
+
+/** The KEK alone, for the migration (it seals the ring it copies). */
+export async function configuredKek (config: Config): Promise<Kek> { return await loadKek(config) }
