@@ -134,8 +134,8 @@ export class ClientStore {
     if (this.#unwatch === undefined || this.#file.view.get(clientId) !== undefined) return true
     // A round that has not started yet reads after this miss, so it answers it; a started one may not.
     this.#round ??= (async () => {
-      const wait = this.#lastRound + MISS_SPACING_MS - performance.now()
-      if (wait > 0) await sleep(wait)
+      // Always a real wait (at least a tick): `#round` must be set before it is cleared here.
+      await sleep(Math.max(0, this.#lastRound + MISS_SPACING_MS - performance.now()))
       this.#round = undefined
       this.#lastRound = performance.now()
       const failures = this.#file.health.failures

@@ -10,7 +10,7 @@ export const REDIS_COMMAND_TIMEOUT_MS = 1000
 export function redactRedisUrl (url: string): string {
   try {
     const u = new URL(url)
-    if (u.password !== '') u.password = '[Redacted]'
+    if (u.password !== '') u.password = 'REDACTED'
     return u.toString()
   } catch {
     return '(unparseable URL)'
