@@ -33,8 +33,10 @@ export async function connectRedis (url: string, log: Log, role = 'commands'): P
     connectionName: `geotoken-${role}`
   })
   let down = false
+  let lastError: string | undefined
   // Logged once per outage, not once per reconnect attempt.
   client.on('error', (err: Error) => {
+    lastError = err.message
     if (down) return
     down = true
     log.error({ event: 'redis.unavailable', role, err: { message: err.message } }, `Redis at ${redactRedisUrl(url)} is unavailable`)
@@ -50,7 +52,8 @@ export async function connectRedis (url: string, log: Log, role = 'commands'): P
     await client.ping()
   } catch (err) {
     client.disconnect()
-    throw new RedisUnavailable(redactRedisUrl(url), (err as Error).message)
+    // "Connection is closed" says less than the socket error that closed it (ECONNREFUSED, ENOTFOUND, NOAUTH).
+    throw new RedisUnavailable(redactRedisUrl(url), lastError ?? (err as Error).message)
   }
   return client
 }
