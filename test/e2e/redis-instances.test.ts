@@ -26,9 +26,9 @@ async function addClientCli (org: string): Promise<{ client_id: string, client_s
   return JSON.parse(out.join('')) as { client_id: string, client_secret: string }
 }
 
-async function token (app: FastifyInstance, client: { client_id: string, client_secret: string }): Promise<{ status: number, token?: string, body: string }> {
+async function token (app: FastifyInstance, client: { client_id: string, client_secret: string }): Promise<{ status: number, token?: string, body: string, retryAfter?: string }> {
   const res = await app.inject({ method: 'POST', url: '/oauth/token', headers: { ...form, ...basic(client.client_id, client.client_secret) }, payload: 'grant_type=client_credentials' })
-  return { status: res.statusCode, body: res.body, ...(res.statusCode === 200 ? { token: (res.json() as { access_token: string }).access_token } : {}) }
+  return { status: res.statusCode, body: res.body, retryAfter: res.headers['retry-after'] as string | undefined, ...(res.statusCode === 200 ? { token: (res.json() as { access_token: string }).access_token } : {}) }
 }
 
 const kidOf = (jwt: string): string => (JSON.parse(Buffer.from(jwt.split('.')[0] as string, 'base64url').toString()) as { kid: string }).kid
@@ -91,6 +91,7 @@ t.test('Redis down at start: the instance refuses to start, naming REDIS_URL wit
   const err = await buildApp(config).then(() => undefined, (e: unknown) => e as { code?: string, message: string })
   t.equal(err?.code, 'APP_REDIS_UNAVAILABLE')
   t.match(err?.message, `REDIS_URL=redis://:REDACTED@127.0.0.1:${port}/0`)
+  t.match(err?.message, 'ECONNREFUSED', 'and why')
   t.notMatch(err?.message, 's3cret-pw')
   t.ok(performance.now() - started < 5000, 'and says so at once')
 })
@@ -107,7 +108,8 @@ t.test('Redis down later: the ring and clients in memory keep serving, /ready is
   t.equal(res.statusCode, 200, 'and they verify on another instance')
   const unknown = await token(a.app, { client_id: 'late-0000', client_secret: 'x' })
   t.equal(unknown.status, 503, 'an unknown client cannot be looked up: 503, not 401 or 500')
-  t.equal(unknown.body.includes('temporarily_unavailable'), true)
+  t.equal((JSON.parse(unknown.body) as { error: string }).error, 'temporarily_unavailable')
+  t.equal(unknown.retryAfter, '1', 'with Retry-After')
   const ready = await a.app.inject({ url: '/ready' })
   t.equal(ready.statusCode, 503)
   const checks = (ready.json() as { checks: Record<string, string> }).checks
