@@ -36,10 +36,13 @@ export const ConfigSchema = Type.Object({
   OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 1000, description: 'answer 503 while the mean event-loop delay exceeds this (ms); 0 = off' }),
   OVERLOAD_MAX_HEAP_USED_MB: Type.Integer({ minimum: 0, maximum: 1048576, default: 0, description: 'answer 503 while the V8 heap in use exceeds this (MiB); 0 = off' }),
   OVERLOAD_RETRY_AFTER_S: Type.Integer({ minimum: 1, maximum: 3600, default: 10, description: 'Retry-After of overload and shutdown 503 answers (s)' }),
+  STATE_STORE: Type.Enum(['memory', 'redis'], { default: 'memory', description: 'where token state lives (revocations, refresh tokens, used assertion ids, lockout counts, rate-limit counters): memory (this process only, lost on restart) or redis (shared by every instance, at REDIS_URL; see docs/redis.md)' }),
+  REDIS_URL: Type.String({ default: '', accepts: 'a redis:// or rediss:// URL such as redis://127.0.0.1:6379 or rediss://:password@redis.internal:6380/0 ("" when STATE_STORE is not redis)', pattern: '^(rediss?://\\S+)?$', description: 'Redis for STATE_STORE=redis: redis[s]://[[user]:password@]host[:port][/db]; required with it. Never logged (it may hold a password)' }),
+  REDIS_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 60000, default: 500, description: 'longest wait for a Redis connection or command (ms); past it the request answers 503 temporarily_unavailable, never hangs' }),
   SHUTDOWN_TIMEOUT_S: Type.Integer({ minimum: 1, maximum: 3600, default: 25, description: 'on SIGTERM/SIGINT, how long in-flight requests may take before the process exits 1 anyway (s)' })
 })
 
-const SECRET_VARIABLES = new Set(['METRICS_TOKEN'])
+const SECRET_VARIABLES = new Set(['METRICS_TOKEN', 'REDIS_URL'])
 
 type RawConfig = Static<typeof ConfigSchema>
 
@@ -73,6 +76,9 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     }).join(' '))
   }
   const config = value as RawConfig
+  if (config.STATE_STORE === 'redis' && config.REDIS_URL === '') {
+    throw new ConfigInvalid('STATE_STORE=redis needs REDIS_URL (e.g. REDIS_URL=redis://127.0.0.1:6379).')
+  }
   const issuer = config.ISSUER || `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${config.PORT}`
   return Object.freeze({ ...config, ISSUER: issuer, AUDIENCE: config.AUDIENCE || `${issuer}/features` })
 }

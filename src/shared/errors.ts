@@ -12,6 +12,12 @@ export const VerifierOptionsInvalid = createError('APP_VERIFIER_OPTIONS', 'geoto
 export const IntrospectionUnavailable = createError('APP_INTROSPECTION_UNAVAILABLE', 'the issuer could not confirm the token: %s', 503)
 export const TrustedIssuersInvalid = createError('APP_TRUSTED_ISSUERS_INVALID', 'trusted issuers file %s is invalid: %s', 500)
 
+/**
+ * Redis did not answer in time, refused the command for a passing reason (loading, read-only replica, persistence
+ * failing), or is not connected. Retryable: the caller answers 503 with Retry-After, never 500.
+ */
+export const RedisUnavailable = createError('APP_REDIS_UNAVAILABLE', 'Redis is unavailable: %s', 503)
+
 export const FeatureStoreCorrupt = createError('APP_FEATURES_CORRUPT', 'feature store %s is damaged: %s', 500)
 export const SeedInvalid = createError('APP_FEATURES_SEED_INVALID', 'seed file %s is invalid: %s', 500)
 /** A feature write the store refused: its append failed (and was cut back), or the journal is fenced. Retryable. */
@@ -58,12 +64,15 @@ export class OAuthError extends Error {
   readonly error: OAuthErrorCode
   readonly statusCode: number
   readonly detail: string | undefined
+  /** Seconds before a retry may succeed: sent as Retry-After (a 503 temporarily_unavailable). */
+  readonly retryAfterS: number | undefined
 
-  constructor (error: OAuthErrorCode, description: string, statusCode = 400, detail?: string) {
+  constructor (error: OAuthErrorCode, description: string, statusCode = 400, detail?: string, retryAfterS?: number) {
     super(description)
     this.name = 'OAuthError'
     this.error = error
     this.statusCode = statusCode
     this.detail = detail
+    this.retryAfterS = retryAfterS
   }
 }
