@@ -99,6 +99,40 @@ export async function redisCall<T> (call: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * redisCall that remembers whether the last call failed for want of Redis: a frozen Redis keeps its connections
+ * open, so only the calls tell. `failing` is what readiness reports until a call succeeds again.
+ */
+export class RedisCalls {
+  #failure: string | undefined
+  #since = 0
+  readonly #clock: () => number
+
+  constructor (clock: () => number = Date.now) { this.#clock = clock }
+
+  readonly run = async <T>(call: () => Promise<T>): Promise<T> => {
+    try {
+      const result = await redisCall(call)
+      this.#failure = undefined
+      return result
+    } catch (err) {
+      if ((err as { code?: string }).code === 'APP_REDIS_UNAVAILABLE') this.failed(err as Error)
+      throw err
+    }
+  }
+
+  /** Records a failure seen outside `run` (e.g. in a store that reports through callbacks). */
+  failed (err: Error): void {
+    if (this.#failure === undefined) this.#since = this.#clock()
+    this.#failure = err.message.replace(/^Redis is unavailable: /, '')
+  }
+
+  /** Why calls are failing and for how long, or undefined when the last one succeeded. */
+  get failing (): string | undefined {
+    return this.#failure === undefined ? undefined : `${this.#failure} (for ${Math.round((this.#clock() - this.#since) / 1000)} s)`
+  }
+}
+
 /** Closes a client without waiting on a Redis that does not answer: QUIT if it is connected, else disconnect. */
 export async function closeRedis (client: Redis): Promise<void> {
   if (client.status === 'ready') {

@@ -1,7 +1,7 @@
 // Owns the Redis deny-list and this instance's local copy of it: additions go to Redis (the durable, shared list),
 // lookups never leave the process. The copy is fed by pub/sub and reloaded whole after every (re)connection.
 import type { Redis } from 'ioredis'
-import { redisCall } from '../shared/redis.js'
+import { redisCall, type RedisCalls } from '../shared/redis.js'
 import type { Log } from '../shared/log.js'
 import { MemoryExpiringSet } from './expiring-set.js'
 import { parseDenied, type StateKeys } from './redis-scripts.js'
@@ -19,6 +19,7 @@ const RESYNC_RETRY_MS = 200
 export class RedisDenyList implements DenyList {
   readonly #client: Redis
   readonly #subscriber: Redis
+  readonly #run: RedisCalls['run']
   readonly #keys: StateKeys
   readonly #clock: () => number
   readonly #log: Pick<Log, 'warn' | 'info'> | undefined
@@ -29,8 +30,9 @@ export class RedisDenyList implements DenyList {
   #retry: NodeJS.Timeout | undefined
   #closed = false
 
-  constructor (client: Redis, subscriber: Redis, keys: StateKeys, clock: () => number, log?: Pick<Log, 'warn' | 'info'>) {
+  constructor (client: Redis, subscriber: Redis, run: RedisCalls['run'], keys: StateKeys, clock: () => number, log?: Pick<Log, 'warn' | 'info'>) {
     this.#client = client
+    this.#run = run
     this.#subscriber = subscriber
     this.#keys = keys
     this.#clock = clock
@@ -51,7 +53,7 @@ export class RedisDenyList implements DenyList {
   }
 
   async add (jti: string, expiresAtMs: number): Promise<boolean> {
-    const [added, inForce] = await redisCall(async () => await this.#client.geotokenDenyAdd(this.#keys.deny, jti, expiresAtMs, this.#clock(), this.#keys.denyChannel))
+    const [added, inForce] = await this.#run(async () => await this.#client.geotokenDenyAdd(this.#keys.deny, jti, expiresAtMs, this.#clock(), this.#keys.denyChannel))
     // Into the copy at once: this instance refuses the token when the revocation is answered, not when the
     // announcement comes back.
     this.#copy.addNow(jti, Number(inForce))

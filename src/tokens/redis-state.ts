@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module'
 import type { Redis } from 'ioredis'
 import type { FastifyRateLimitOptions, FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
-import { closeRedis, connectRedis, isRedisUnavailable, redisCall } from '../shared/redis.js'
+import { closeRedis, connectRedis, isRedisUnavailable, RedisCalls } from '../shared/redis.js'
 import { RedisUnavailable } from '../shared/errors.js'
 import type { Log } from '../shared/log.js'
 import { RedisDenyList } from './redis-deny-list.js'
@@ -27,37 +27,39 @@ class RedisRefreshFamilies implements RefreshFamilies {
   readonly keys: StateKeys
   readonly denyList: RedisDenyList
   readonly clock: () => number
+  readonly run: RedisCalls['run']
 
-  constructor (client: Redis, keys: StateKeys, denyList: RedisDenyList, clock: () => number) {
+  constructor (client: Redis, run: RedisCalls['run'], keys: StateKeys, denyList: RedisDenyList, clock: () => number) {
     this.client = client
+    this.run = run
     this.keys = keys
     this.denyList = denyList
     this.clock = clock
   }
 
   async get (hash: string): Promise<RefreshRecord | undefined> {
-    const [json, used] = await redisCall(async () => await this.client.hmget(this.keys.refresh(hash), 'r', 'u'))
+    const [json, used] = await this.run(async () => await this.client.hmget(this.keys.refresh(hash), 'r', 'u'))
     if (json === null || json === undefined) return undefined
     return { ...(JSON.parse(json) as Omit<RefreshRecord, 'used'>), used: used === '1' }
   }
 
   async put (record: RefreshRecord): Promise<void> {
     const { used, ...rest } = record
-    await redisCall(async () => await this.client.geotokenRefreshPut(this.keys.refresh(record.hash), this.keys.family(record.familyId),
+    await this.run(async () => await this.client.geotokenRefreshPut(this.keys.refresh(record.hash), this.keys.family(record.familyId),
       JSON.stringify(rest), used ? '1' : '0', record.familyExpiresAtMs))
   }
 
   async markUsed (hash: string): Promise<boolean> {
-    return await redisCall(async () => await this.client.geotokenRefreshMarkUsed(this.keys.refresh(hash))) === 1
+    return await this.run(async () => await this.client.geotokenRefreshMarkUsed(this.keys.refresh(hash))) === 1
   }
 
   async addAccessTokenUnlessRevoked (familyId: string, jti: string, expiresAtMs: number): Promise<boolean> {
-    return await redisCall(async () => await this.client.geotokenFamilyAddAccessToken(this.keys.family(familyId), this.keys.familyAccessTokens(familyId),
+    return await this.run(async () => await this.client.geotokenFamilyAddAccessToken(this.keys.family(familyId), this.keys.familyAccessTokens(familyId),
       jti, expiresAtMs, this.clock())) === 1
   }
 
   async revokeFamily (familyId: string): Promise<FamilyAccessToken[]> {
-    const flat = await redisCall(async () => await this.client.geotokenFamilyRevoke(this.keys.family(familyId), this.keys.familyAccessTokens(familyId),
+    const flat = await this.run(async () => await this.client.geotokenFamilyRevoke(this.keys.family(familyId), this.keys.familyAccessTokens(familyId),
       this.keys.deny, this.clock(), this.keys.denyChannel))
     const live: FamilyAccessToken[] = []
     for (let i = 0; i + 1 < flat.length; i += 2) live.push({ jti: flat[i] as string, expiresAtMs: Number(flat[i + 1]) })
@@ -66,7 +68,7 @@ class RedisRefreshFamilies implements RefreshFamilies {
   }
 
   async isFamilyRevoked (familyId: string): Promise<boolean> {
-    return await redisCall(async () => await this.client.hget(this.keys.family(familyId), 'revoked')) === '1'
+    return await this.run(async () => await this.client.hget(this.keys.family(familyId), 'revoked')) === '1'
   }
 }
 
@@ -74,9 +76,11 @@ class RedisUsedAssertions implements UsedAssertions {
   readonly client: Redis
   readonly keys: StateKeys
   readonly clock: () => number
+  readonly run: RedisCalls['run']
 
-  constructor (client: Redis, keys: StateKeys, clock: () => number) {
+  constructor (client: Redis, run: RedisCalls['run'], keys: StateKeys, clock: () => number) {
     this.client = client
+    this.run = run
     this.keys = keys
     this.clock = clock
   }
@@ -84,35 +88,37 @@ class RedisUsedAssertions implements UsedAssertions {
   async add (id: string, expiresAtMs: number): Promise<boolean> {
     if (expiresAtMs <= this.clock()) return true
     // SET NX: of concurrent exchanges on any instance exactly one finds the id absent.
-    return await redisCall(async () => await this.client.set(this.keys.assertion(id), '1', 'PXAT', expiresAtMs, 'NX')) === 'OK'
+    return await this.run(async () => await this.client.set(this.keys.assertion(id), '1', 'PXAT', expiresAtMs, 'NX')) === 'OK'
   }
 }
 
 class RedisLockouts implements LockoutStore {
   readonly client: Redis
   readonly keys: StateKeys
+  readonly run: RedisCalls['run']
 
-  constructor (client: Redis, keys: StateKeys) {
+  constructor (client: Redis, run: RedisCalls['run'], keys: StateKeys) {
     this.client = client
+    this.run = run
     this.keys = keys
   }
 
   async addFailure (key: string, nowMs: number, forgetMs: number): Promise<number> {
-    return await redisCall(async () => await this.client.geotokenLockoutAddFailure(this.keys.failures(key), nowMs, forgetMs))
+    return await this.run(async () => await this.client.geotokenLockoutAddFailure(this.keys.failures(key), nowMs, forgetMs))
   }
 
   async failures (key: string, nowMs: number, forgetMs: number): Promise<FailureCount | undefined> {
-    const [count, last] = await redisCall(async () => await this.client.hmget(this.keys.failures(key), 'c', 'l'))
+    const [count, last] = await this.run(async () => await this.client.hmget(this.keys.failures(key), 'c', 'l'))
     if (count === null || count === undefined || last === null || last === undefined) return undefined
     const entry = { count: Number(count), lastMs: Number(last) }
     return nowMs - entry.lastMs > forgetMs ? undefined : entry
   }
 
-  async clearFailures (key: string): Promise<void> { await redisCall(async () => await this.client.del(this.keys.failures(key))) }
+  async clearFailures (key: string): Promise<void> { await this.run(async () => await this.client.del(this.keys.failures(key))) }
 
-  async addKnown (key: string): Promise<void> { await redisCall(async () => await this.client.set(this.keys.known(key), '1', 'PX', KNOWN_PAIR_MS)) }
+  async addKnown (key: string): Promise<void> { await this.run(async () => await this.client.set(this.keys.known(key), '1', 'PX', KNOWN_PAIR_MS)) }
 
-  async isKnown (key: string): Promise<boolean> { return await redisCall(async () => await this.client.exists(this.keys.known(key))) === 1 }
+  async isKnown (key: string): Promise<boolean> { return await this.run(async () => await this.client.exists(this.keys.known(key))) === 1 }
 }
 
 type StoreCallback = (err: Error | null, result?: { current: number, ttl: number }) => void
@@ -129,10 +135,12 @@ const RedisStore = createRequire(import.meta.url)('@fastify/rate-limit/store/Red
  * @fastify/rate-limit's Redis store, as its `redis` option would build it, with one change: a Redis that is down
  * or slow fails the request with APP_REDIS_UNAVAILABLE (503 temporarily_unavailable), not an untyped error (500).
  */
-function sharedRateLimitStore (client: Redis, nameSpace: string): FastifyRateLimitStoreCtor {
+function sharedRateLimitStore (client: Redis, calls: RedisCalls, nameSpace: string): FastifyRateLimitStoreCtor {
   const typed = (cb: StoreCallback): StoreCallback => (err, result) => {
-    if (err !== null && isRedisUnavailable(err)) cb(new RedisUnavailable(err.message, { cause: err }))
-    else cb(err, result)
+    if (err === null || !isRedisUnavailable(err)) { cb(err, result); return }
+    const unavailable = new RedisUnavailable(err.message, { cause: err })
+    calls.failed(unavailable)
+    cb(unavailable)
   }
   const wrap = (inner: PluginStore): FastifyRateLimitStore & Pick<PluginStore, 'read'> => ({
     incr: (key, cb, timeWindow, max) => { inner.incr(key, typed(cb), timeWindow, max) },
@@ -164,7 +172,8 @@ export async function redisBackend (opts: RedisStateOptions, clock: () => number
   const subscription = connectRedis(opts.url, { timeoutMs: opts.timeoutMs, name: 'geotoken:state:deny', ...(opts.log === undefined ? {} : { log: opts.log }) })
   const client = command.client
   defineStateScripts(client)
-  const revoked = new RedisDenyList(client, subscription.client, keys, clock, opts.log)
+  const calls = new RedisCalls(clock)
+  const revoked = new RedisDenyList(client, subscription.client, calls.run, keys, clock, opts.log)
   const close = async (): Promise<void> => {
     revoked.close()
     await Promise.all([closeRedis(client), closeRedis(subscription.client)])
@@ -179,13 +188,16 @@ export async function redisBackend (opts: RedisStateOptions, clock: () => number
   return {
     kind: 'redis',
     revoked,
-    refreshFamilies: new RedisRefreshFamilies(client, keys, revoked, clock),
-    usedAssertions: new RedisUsedAssertions(client, keys, clock),
-    lockouts: new RedisLockouts(client, keys),
-    rateLimits: { store: sharedRateLimitStore(client, `${keys.prefix}rl:`) },
-    status: () => client.status !== 'ready'
-      ? `degraded: no connection to Redis (token, revocation and introspection answer 503); ${revoked.status() === 'ok' ? 'the deny-list copy follows Redis' : revoked.status().replace(/^degraded: /, '')}`
-      : revoked.status(),
+    refreshFamilies: new RedisRefreshFamilies(client, calls.run, keys, revoked, clock),
+    usedAssertions: new RedisUsedAssertions(client, calls.run, keys, clock),
+    lockouts: new RedisLockouts(client, calls.run, keys),
+    rateLimits: { store: sharedRateLimitStore(client, calls, `${keys.prefix}rl:`) },
+    status: () => {
+      const copy = revoked.status()
+      const failing = client.status !== 'ready' ? 'no connection' : calls.failing
+      if (failing === undefined) return copy
+      return `degraded: Redis unavailable: ${failing}; token, revocation and introspection answer 503; ${copy === 'ok' ? 'the deny-list copy follows Redis' : copy.replace(/^degraded: /, '')}`
+    },
     close
   }
 }
