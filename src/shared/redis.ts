@@ -64,7 +64,8 @@ export function connectRedis (url: string, opts: RedisConnectOptions): { client:
     if (client.status === 'ready') { resolve(); return }
     const timer = setTimeout(() => {
       client.off('ready', onReady)
-      reject(new RedisUnavailable(`no connection to ${address} within ${opts.timeoutMs} ms${lastError === '' ? '' : ` (${lastError})`}`))
+      reject(new RedisUnavailable(`no connection to ${address} within ${opts.timeoutMs} ms${lastError === '' ? '' : ` (${lastError})`}: ` +
+        'check that Redis runs there and that REDIS_URL names it'))
     }, opts.timeoutMs)
     const onReady = (): void => { clearTimeout(timer); resolve() }
     client.once('ready', onReady)

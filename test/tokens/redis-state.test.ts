@@ -3,6 +3,7 @@
 // racing refreshes of one token on two instances give exactly one success.
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
+import { Redis } from 'ioredis'
 import { openTokenStateBackend } from '../../src/tokens/backend.js'
 import { RefreshTokens } from '../../src/tokens/refresh-tokens.js'
 import type { TokenStateBackend } from '../../src/tokens/state.js'
@@ -81,4 +82,24 @@ t.test('a backend that cannot reach Redis refuses to open, within its timeout, n
   t.match(err?.message, /127\.0\.0\.1:1/)
   t.notMatch(err?.message, /s3cret/)
   t.ok(Date.now() - started < 2000, `failed after ${Date.now() - started} ms`)
+})
+
+t.test('after a reconnection the local copy is reloaded whole: an announcement it missed is still denied', async t => {
+  const prefix = `test:${randomUUID()}:`
+  const backend = await open(prefix) as TokenStateBackend & { status: () => string }
+  t.teardown(async () => { await backend.close() })
+  const missed = randomUUID()
+  // Written into Redis's list without the announcement, as if published while this instance was disconnected.
+  const raw = new Redis(redis.url)
+  await raw.zadd(`${prefix}deny`, Date.now() + 60_000, missed)
+  await raw.quit()
+  t.equal(await backend.revoked.has(missed), false, 'not announced, so not in the copy yet')
+  await redis.stop('SIGTERM')
+  await new Promise(resolve => setTimeout(resolve, 100))
+  t.match(backend.status(), /^degraded: /, 'degraded while Redis is down')
+  await redis.start()
+  const ms = await seenWithin(async () => await backend.revoked.has(missed), 5000)
+  t.pass(`reloaded ${ms} ms after Redis came back`)
+  await seenWithin(async () => backend.status() === 'ok', 2000)
+  t.equal(backend.status(), 'ok', 'and ready again')
 })
