@@ -101,20 +101,27 @@ export async function redisCall<T> (call: () => Promise<T>): Promise<T> {
 }
 
 /**
- * redisCall that remembers whether the last call failed for want of Redis: a frozen Redis keeps its connections
- * open, so only the calls tell. `failing` is what readiness reports until a call succeeds again.
+ * redisCall that remembers whether calls are failing for want of Redis, for readiness. A frozen Redis keeps its
+ * connections open, so only the calls tell; once one fails, `probe` (a PING) runs every PROBE_MS until one
+ * succeeds, so readiness recovers without waiting for traffic. It stops there: the data itself is pushed.
  */
 export class RedisCalls {
   #failure: string | undefined
   #since = 0
+  #probing: NodeJS.Timeout | undefined
+  #closed = false
   readonly #clock: () => number
+  readonly #probe: () => Promise<unknown>
 
-  constructor (clock: () => number = Date.now) { this.#clock = clock }
+  constructor (probe: () => Promise<unknown>, clock: () => number = Date.now) {
+    this.#probe = probe
+    this.#clock = clock
+  }
 
   readonly run = async <T>(call: () => Promise<T>): Promise<T> => {
     try {
       const result = await redisCall(call)
-      this.#failure = undefined
+      this.succeeded()
       return result
     } catch (err) {
       if ((err as { code?: string }).code === 'APP_REDIS_UNAVAILABLE') this.failed(err as Error)
@@ -126,13 +133,39 @@ export class RedisCalls {
   failed (err: Error): void {
     if (this.#failure === undefined) this.#since = this.#clock()
     this.#failure = err.message.replace(/^Redis is unavailable: /, '')
+    if (this.#probing === undefined && !this.#closed) this.#probing = setTimeout(() => { void this.#reprobe() }, PROBE_MS)
+  }
+
+  succeeded (): void {
+    this.#failure = undefined
+    clearTimeout(this.#probing)
+    this.#probing = undefined
   }
 
   /** Why calls are failing and for how long, or undefined when the last one succeeded. */
   get failing (): string | undefined {
     return this.#failure === undefined ? undefined : `${this.#failure} (for ${Math.round((this.#clock() - this.#since) / 1000)} s)`
   }
+
+  close (): void {
+    this.#closed = true
+    clearTimeout(this.#probing)
+  }
+
+  async #reprobe (): Promise<void> {
+    this.#probing = undefined
+    if (this.#closed || this.#failure === undefined) return
+    try {
+      await redisCall(this.#probe)
+      this.succeeded()
+    } catch (err) {
+      this.failed(err as Error)
+    }
+  }
 }
+
+/** How often a failing Redis is probed for readiness (ms). */
+const PROBE_MS = 500
 
 /** Closes a client without waiting on a Redis that does not answer: QUIT if it is connected, else disconnect. */
 export async function closeRedis (client: Redis): Promise<void> {

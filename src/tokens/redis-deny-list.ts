@@ -38,7 +38,6 @@ export class RedisDenyList implements DenyList {
     this.#clock = clock
     this.#log = log
     this.#copy = new MemoryExpiringSet(clock)
-    this.#staleSince = clock()
     subscriber.on('message', (channel: string, message: string) => {
       if (channel !== keys.denyChannel) return
       for (const [jti, expiresAtMs] of parseDenied(message)) this.#copy.addNow(jti, expiresAtMs)
@@ -92,7 +91,7 @@ export class RedisDenyList implements DenyList {
       const now = this.#clock()
       const flat = await redisCall(async () => await this.#client.zrangebyscore(this.#keys.deny, `(${now}`, '+inf', 'WITHSCORES'))
       for (let i = 0; i + 1 < flat.length; i += 2) this.#copy.addNow(flat[i] as string, Number(flat[i + 1]))
-      if (!this.#synced && this.#staleSince !== undefined && !throwOnFailure) {
+      if (!this.#synced && this.#staleSince !== undefined) {
         this.#log?.info({ event: 'denylist.resynced', entries: flat.length / 2 }, 'deny-list copy reloaded from Redis')
       }
       this.#synced = this.#subscriber.status === 'ready'

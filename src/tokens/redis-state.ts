@@ -172,10 +172,11 @@ export async function redisBackend (opts: RedisStateOptions, clock: () => number
   const subscription = connectRedis(opts.url, { timeoutMs: opts.timeoutMs, name: 'geotoken:state:deny', ...(opts.log === undefined ? {} : { log: opts.log }) })
   const client = command.client
   defineStateScripts(client)
-  const calls = new RedisCalls(clock)
+  const calls = new RedisCalls(async () => await client.ping(), clock)
   const revoked = new RedisDenyList(client, subscription.client, calls.run, keys, clock, opts.log)
   const close = async (): Promise<void> => {
     revoked.close()
+    calls.close()
     await Promise.all([closeRedis(client), closeRedis(subscription.client)])
   }
   try {

@@ -102,4 +102,12 @@ t.test('after a reconnection the local copy is reloaded whole: an announcement i
   t.pass(`reloaded ${ms} ms after Redis came back`)
   await seenWithin(async () => backend.status() === 'ok', 2000)
   t.equal(backend.status(), 'ok', 'and ready again')
+
+  // Frozen: the connections stay up, so a failed call is what tells; readiness recovers without further calls.
+  redis.pause()
+  try {
+    await t.rejects(backend.usedAssertions.add(randomUUID(), Date.now() + 60_000), { code: 'APP_REDIS_UNAVAILABLE' }, 'a call times out')
+    t.match(backend.status(), /^degraded: Redis unavailable: Command timed out/)
+  } finally { redis.resume() }
+  t.pass(`ready again ${await seenWithin(async () => backend.status() === 'ok', 3000)} ms after Redis resumed, with no call made`)
 })
