@@ -74,7 +74,7 @@ export function connectRedis (url: string, opts: RedisConnectOptions): { client:
 }
 
 // Replies that mean "not now" rather than "wrong command": a restarting, read-only, busy or non-persisting Redis.
-const PASSING_REPLY = /^(LOADING|READONLY|MISCONF|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS)\b/
+const PASSING_REPLY = /^(LOADING|READONLY|MISCONF|OOM|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS)\b/
 
 /** True when `err` means Redis is unreachable, slow or passing-refusing (a retry later may succeed). */
 export function isRedisUnavailable (err: unknown): boolean {

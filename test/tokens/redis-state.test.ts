@@ -111,3 +111,18 @@ t.test('after a reconnection the local copy is reloaded whole: an announcement i
   } finally { redis.resume() }
   t.pass(`ready again ${await seenWithin(async () => backend.status() === 'ok', 3000)} ms after Redis resumed, with no call made`)
 })
+
+t.test('a Redis that refuses writes for a passing reason (OOM at maxmemory) is unavailable, not a bug: APP_REDIS_UNAVAILABLE', async t => {
+  const backend = await open()
+  t.teardown(async () => { await backend.close() })
+  const raw = new Redis(redis.url)
+  t.teardown(async () => { await raw.config('SET', 'maxmemory', '0'); await raw.quit() })
+  const denied = randomUUID()
+  await backend.revoked.add(denied, Date.now() + 60_000)
+  await raw.config('SET', 'maxmemory', '1')
+  // (Redis 7 lets a script without flags write past maxmemory: only the plain SET is refused here.)
+  await t.rejects(backend.usedAssertions.add(randomUUID(), Date.now() + 60_000), { code: 'APP_REDIS_UNAVAILABLE', message: /OOM/ }, 'a write refused with OOM')
+  t.equal(await backend.revoked.has(denied), true, 'lookups still answer')
+  await raw.config('SET', 'maxmemory', '0')
+  t.equal(await backend.usedAssertions.add(randomUUID(), Date.now() + 60_000), true, 'writes resume once Redis takes them')
+})
