@@ -19,7 +19,7 @@ export interface RedisStateOptions {
   log?: Pick<Log, 'warn' | 'info'>
 }
 
-/** Known (client, source) pairs are remembered this long after their last success (ms). */
+/** Known (client, source) pairs are remembered this long after their first success (ms). */
 const KNOWN_PAIR_MS = 30 * 24 * 3600_000
 
 class RedisRefreshFamilies implements RefreshFamilies {
@@ -93,6 +93,7 @@ class RedisUsedAssertions implements UsedAssertions {
 }
 
 class RedisLockouts implements LockoutStore {
+  readonly #knownHere = new Map<string, number>()
   readonly client: Redis
   readonly keys: StateKeys
   readonly run: RedisCalls['run']
@@ -116,9 +117,23 @@ class RedisLockouts implements LockoutStore {
 
   async clearFailures (key: string): Promise<void> { await this.run(async () => await this.client.del(this.keys.failures(key))) }
 
-  async addKnown (key: string): Promise<void> { await this.run(async () => await this.client.set(this.keys.known(key), '1', 'PX', KNOWN_PAIR_MS)) }
+  // NX: a pair already known is not written again, so a successful authentication costs Redis (and its
+  // append-only file) no write; a pair is forgotten KNOWN_PAIR_MS after it was first seen, and learnt again at its next success.
+  async addKnown (key: string): Promise<void> { await this.run(async () => await this.client.set(this.keys.known(key), '1', 'PX', KNOWN_PAIR_MS, 'NX')) }
 
-  async isKnown (key: string): Promise<boolean> { return await this.run(async () => await this.client.exists(this.keys.known(key))) === 1 }
+  // A pair once known stays known (until KNOWN_PAIR_MS), so a yes is remembered here for an hour: the token
+  // endpoint asks on every request, and a no is always asked again (another instance may have learnt the pair).
+  async isKnown (key: string): Promise<boolean> {
+    const now = Date.now()
+    if ((this.#knownHere.get(key) ?? 0) > now) return true
+    const known = await this.run(async () => await this.client.exists(this.keys.known(key))) === 1
+    if (known) {
+      this.#knownHere.delete(key)
+      this.#knownHere.set(key, now + 3600_000)
+      if (this.#knownHere.size > 20_000) this.#knownHere.delete(this.#knownHere.keys().next().value as string)
+    }
+    return known
+  }
 }
 
 type StoreCallback = (err: Error | null, result?: { current: number, ttl: number }) => void
