@@ -2,7 +2,7 @@
 // Redis documents (private keys sealed with the KEK), for the service, the admin commands and the migration alike.
 import type { Redis } from 'ioredis'
 import type { Config } from './config.js'
-import { connectRedis } from './shared/redis.js'
+import { closeRedis, connectRedis } from './shared/redis.js'
 import type { Log } from './shared/log.js'
 import { loadKek, type Kek } from './keys/kek.js'
 import { fileRingSource, type RingSource } from './keys/store.js'
@@ -34,12 +34,16 @@ export async function openStateStores (config: Config, log: Log, opts: OpenOptio
   }
   const kek = await loadKek(config)
   const opened: Redis[] = []
-  const close = async (): Promise<void> => { await Promise.all(opened.map(async c => { await c.quit().catch(() => { c.disconnect() }) })) }
+  const close = async (): Promise<void> => { await Promise.all(opened.map(closeRedis)) }
+  const connect = async (name: string): Promise<Redis> => {
+    const { client, ready } = connectRedis(config.REDIS_URL, { timeoutMs: config.REDIS_TIMEOUT_MS, name, log })
+    opened.push(client)
+    await ready
+    return client
+  }
   try {
-    const redis = await connectRedis(config.REDIS_URL, log)
-    opened.push(redis)
-    const subscriber = opts.subscribe ? await connectRedis(config.REDIS_URL, log, 'subscriber') : undefined
-    if (subscriber !== undefined) opened.push(subscriber)
+    const redis = await connect('geotoken:keys-clients')
+    const subscriber = opts.subscribe ? await connect('geotoken:keys-clients:sub') : undefined
     return { ring: redisRingSource(redis, kek, log, subscriber), clients: redisClientSource(redis, log, subscriber), redis: true, close }
   } catch (err) {
     await close()

@@ -22,7 +22,10 @@ export default fp(async function clientStorePlugin (app, opts: ClientStorePlugin
   // In Redis, an unreachable server is reported: clients added, disabled or rotated meanwhile are not applied.
   opts.readiness.add('clients', () => {
     const failure = opts.source?.watch === undefined ? undefined : store.health.failure
-    return failure === undefined ? 'ok' : `the client registry in Redis unusable (${failure.code}) since ${new Date(failure.since).toISOString()}: serving the last good one`
+    if (failure === undefined) return 'ok'
+    const since = new Date(failure.since).toISOString()
+    if (failure.code === 'APP_REDIS_UNAVAILABLE') return `degraded: the client registry in Redis cannot be reached since ${since}: known clients are served from memory; changes are applied once Redis is back`
+    return `the client registry in Redis unusable (${failure.code}) since ${since}: serving the last good one`
   })
   app.addHook('onClose', async () => { store.stop() })
 }, { name: 'geotoken-clients', fastify: '5.x' })

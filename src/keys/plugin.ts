@@ -24,7 +24,12 @@ export default fp(async function keyStorePlugin (app, { readiness, metrics, labe
   // signing and verifying, but a rotation is not being applied.
   readiness.add('keys', () => {
     const failure = store.health.failure
-    return failure === undefined ? 'ok' : `${label} unusable (${failure.code}) since ${new Date(failure.since).toISOString()}: serving the last good ring`
+    if (failure === undefined) return 'ok'
+    const since = new Date(failure.since).toISOString()
+    // Redis out of reach: the ring in memory serves whole, only a rotation waits, so the instance stays routable
+    // (every instance loses Redis at once: a 503 here would take them all out of the balancer).
+    if (failure.code === 'APP_REDIS_UNAVAILABLE') return `degraded: ${label} cannot be reached since ${since}: serving the ring in memory; rotations are applied once Redis is back`
+    return `${label} unusable (${failure.code}) since ${since}: serving the last good ring`
   })
   registerKeyMetrics(metrics, store, opts.clock)
   app.addHook('onClose', async () => { store.stop() })

@@ -2,6 +2,8 @@
 // themselves on a channel, and the subscription every instance keeps to that channel.
 import type { Redis } from 'ioredis'
 import type { Log } from './log.js'
+import { redisCall } from './redis.js'
+import { RedisUnavailable } from './errors.js'
 
 /**
  * Writes `body` only if the revision is still the one the writer read, bumps it and publishes it, as one step:
@@ -33,19 +35,19 @@ export class RedisDocument {
 
   /** The stored revision and body; null when the document was never written. */
   async read (): Promise<Revisioned | null> {
-    const [revision, body] = await this.#redis.hmget(this.key, 'revision', 'body')
+    const [revision, body] = await redisCall(async () => await this.#redis.hmget(this.key, 'revision', 'body'))
     if (revision == null || body == null) return null
     return { revision: Number(revision), body }
   }
 
   /** The revision alone (0: never written): one small round trip to learn whether a read is needed. */
   async revision (): Promise<number> {
-    return Number(await this.#redis.hget(this.key, 'revision') ?? 0)
+    return Number(await redisCall(async () => await this.#redis.hget(this.key, 'revision')) ?? 0)
   }
 
   /** Stores `body` if the revision is still `expected` (0: the document must not exist); the new revision, or 0 if it lost. */
   async compareAndSet (expected: number, body: string): Promise<number> {
-    return Number(await this.#redis.eval(COMPARE_AND_SET, 1, this.key, String(expected), body, this.channel))
+    return Number(await redisCall(async () => await this.#redis.eval(COMPARE_AND_SET, 1, this.key, String(expected), body, this.channel)))
   }
 }
 
@@ -69,7 +71,7 @@ export async function watchChannel (subscriber: Redis, channel: string, handlers
   const onClose = (): void => {
     if (lost) return
     lost = true
-    handlers.lost(Object.assign(new Error(`subscription to ${channel} lost: changes are not being received`), { code: 'APP_REDIS_UNAVAILABLE' }))
+    handlers.lost(new RedisUnavailable(`subscription to ${channel} lost: changes are not being received`))
   }
   const onReady = (): void => {
     if (!lost) return

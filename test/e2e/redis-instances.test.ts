@@ -11,9 +11,9 @@ import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { basic, form } from '../helpers/app.js'
 import { freePort } from '../helpers/net.js'
-import { newKek, redisInstance, startRedis } from '../helpers/redis.js'
+import { newKek, redisClient, redisInstance, startRedis } from '../helpers/redis.js'
 
-const redis = await startRedis(t)
+const redis = await startRedis(t, { appendfsync: 'everysec' })
 const kek = newKek()
 const env = { STATE_STORE: 'redis', REDIS_URL: redis.url, KEY_ENCRYPTION_KEY: kek, DATA_DIR: '/nonexistent/geotoken-test' }
 const quiet = { out: () => {}, err: () => {} }
@@ -51,7 +51,7 @@ t.test('a client added with add-client gets a token from another instance as soo
 
 t.test('a client written to Redis without an announcement is found by the look-up of an unknown client id', async t => {
   // The announcement is what normally gets there first; here none is sent, so only the look-up on a miss can succeed.
-  const raw = redis.client()
+  const raw = redisClient(t, redis)
   const [revision, body] = await raw.hmget(CLIENTS_KEY, 'revision', 'body')
   const added = addClient(parseClients(body as string), { org: 'silent', scopes: ['features:read'], now: new Date() })
   await raw.hset(CLIENTS_KEY, 'revision', Number(revision) + 1, 'body', serializeClients(added.file))
@@ -90,41 +90,47 @@ t.test('Redis down at start: the instance refuses to start, naming REDIS_URL wit
   const started = performance.now()
   const err = await buildApp(config).then(() => undefined, (e: unknown) => e as { code?: string, message: string })
   t.equal(err?.code, 'APP_REDIS_UNAVAILABLE')
-  t.match(err?.message, `REDIS_URL=redis://:REDACTED@127.0.0.1:${port}/0`)
+  t.match(err?.message, `127.0.0.1:${port}`)
+  t.match(err?.message, 'REDIS_URL')
   t.match(err?.message, 'ECONNREFUSED', 'and why')
   t.notMatch(err?.message, 's3cret-pw')
   t.ok(performance.now() - started < 5000, 'and says so at once')
 })
 
-t.test('Redis down later: the ring and clients in memory keep serving, /ready is degraded, and recovery is automatic', async t => {
+t.test('Redis down later: the ring and clients in memory keep serving, /ready says degraded, and recovery is automatic', async t => {
   const client = await addClientCli('outage')
+  const issued = await token(a.app, client)
   t.equal((await a.app.inject({ url: '/ready' })).statusCode, 200)
   await redis.stop()
   // The subscription notices the closed connection at once; give the event loop a moment.
   await sleep(200)
-  const issued = await token(a.app, client)
-  t.equal(issued.status, 200, 'a known client still gets tokens signed by the ring in memory')
-  const res = await b.app.inject({ url: '/features/conformance', headers: { authorization: `Bearer ${issued.token as string}` } })
-  t.equal(res.statusCode, 200, 'and they verify on another instance')
+  for (const app of [a.app, b.app]) {
+    const res = await app.inject({ url: '/features/conformance', headers: { authorization: `Bearer ${issued.token as string}` } })
+    t.equal(res.statusCode, 200, 'a token verifies on every instance with the ring in memory')
+  }
+  t.ok(a.app.keys.view.signing.privateKey, 'the ring in memory still holds its signing key')
+  // Issuing needs the shared token state (rate limits) too: that part answers 503 (docs/_incoming/redis.md).
+  t.equal((await token(a.app, client)).status, 503, 'the token endpoint answers 503 temporarily_unavailable, not 500')
   const unknown = await token(a.app, { client_id: 'late-0000', client_secret: 'x' })
   t.equal(unknown.status, 503, 'an unknown client cannot be looked up: 503, not 401 or 500')
   t.equal((JSON.parse(unknown.body) as { error: string }).error, 'temporarily_unavailable')
-  t.equal(unknown.retryAfter, '1', 'with Retry-After')
+  t.match(unknown.retryAfter, /^[1-9]\d*$/, 'with Retry-After')
   const ready = await a.app.inject({ url: '/ready' })
-  t.equal(ready.statusCode, 503)
-  const checks = (ready.json() as { checks: Record<string, string> }).checks
-  t.match(checks.keys, /key ring in Redis unusable \(APP_REDIS_UNAVAILABLE\)/)
-  t.match(checks.clients, /client registry in Redis unusable/)
+  t.equal(ready.statusCode, 200, 'still routable: it serves everything but changes')
+  const { status, checks } = ready.json() as { status: string, checks: Record<string, string> }
+  t.equal(status, 'degraded')
+  t.match(checks.keys, /^degraded: the key ring in Redis cannot be reached since .*: serving the ring in memory/)
+  t.match(checks.clients, /^degraded: the client registry in Redis cannot be reached/)
 
   await redis.start()
   const back = performance.now()
-  let status = 0
+  let again = ''
   while (performance.now() - back < 10_000) {
-    status = (await a.app.inject({ url: '/ready' })).statusCode
-    if (status === 200) break
+    again = (await a.app.inject({ url: '/ready' })).json().status as string
+    if (again === 'ready') break
     await sleep(50)
   }
-  t.equal(status, 200, `ready again ${Math.round(performance.now() - back)} ms after Redis came back`)
+  t.equal(again, 'ready', `ready again ${Math.round(performance.now() - back)} ms after Redis came back`)
   const kid = a.app.keys.view.ring.keys.find(k => k.state === 'next')?.kid
   t.equal(await rotateKeys(['--force'], env, { ...quiet, now: Date.now }), 0, 'the AOF kept the ring: rotating it works')
   const rotated = performance.now()

@@ -9,6 +9,11 @@ import { addClient, emptyClients, serializeClients, type ClientsFile } from '../
 import { serializeRing, type KeyRing } from '../../src/keys/keyring.js'
 import { newRingKey } from '../../src/keys/generate.js'
 import { updateClients } from '../../src/clients/store.js'
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import { loadKek } from '../../src/keys/kek.js'
+import { redisRingSource } from '../../src/keys/redis-ring.js'
+import { redisClientSource } from '../../src/clients/redis-clients.js'
 
 type Tap = Pick<Test, 'testdir' | 'teardown'>
 
@@ -86,7 +91,12 @@ export async function build (t: Tap, env: Record<string, string> = {}, deps: App
     keys: { 'keyring.json': serializeRing(await testRing()) },
     data: { 'clients.json': serializeClients(file), 'seed.geojson': smallSeed() }
   })
-  const config = loadConfig({ KEYS_DIR: `${root}/keys`, DATA_DIR: `${root}/data`, SEED_FILE: `${root}/data/seed.geojson`, ISSUER: 'http://geotoken.test', LOG_LEVEL: 'info', ...env })
+  const config = loadConfig({
+    KEYS_DIR: `${root}/keys`, DATA_DIR: `${root}/data`, SEED_FILE: `${root}/data/seed.geojson`, ISSUER: 'http://geotoken.test', LOG_LEVEL: 'info',
+    ...(env.STATE_STORE === 'redis' ? { KEY_ENCRYPTION_KEY: TEST_KEK } : {}), ...env
+  })
+  // With STATE_STORE=redis the ring and the clients live in Redis: this test's replace whatever an earlier test left.
+  if (config.STATE_STORE === 'redis') await seedRedis(config, await testRing(), file)
   const logs: string[] = []
   const logStream = new Writable({ write (chunk, _enc, cb) { logs.push(String(chunk)); cb() } })
   const app = Fastify(serverOptions(config, { logStream, ...deps }))
@@ -95,6 +105,22 @@ export async function build (t: Tap, env: Record<string, string> = {}, deps: App
   t.teardown(() => app.close())
   const [acme, globex, acmeReader, acmeFederated, resourceServer] = clients as [TestClient, TestClient, TestClient, TestClient, TestClient]
   return { app, config, logs, keysDir: `${root}/keys`, dataDir: `${root}/data`, clients: { acme, globex, acmeReader, acmeFederated, resourceServer } }
+}
+
+/** The key-encryption key of every STATE_STORE=redis app a test builds (one per process, like the test ring). */
+export const TEST_KEK = randomBytes(32).toString('base64')
+
+/** Writes `ring` and `clients` into the Redis of `config`, over whatever is there. */
+export async function seedRedis (config: Config, ring: KeyRing, clients: ClientsFile): Promise<void> {
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 })
+  redis.on('error', () => {})
+  try {
+    const quiet = { info () {}, warn () {}, error () {} }
+    await redisRingSource(redis, await loadKek(config), quiet).update(async () => ({ ring, result: null }))
+    await redisClientSource(redis, quiet).update(() => ({ file: clients, result: null }))
+  } finally {
+    redis.disconnect()
+  }
 }
 
 export const form = { 'content-type': 'application/x-www-form-urlencoded' }

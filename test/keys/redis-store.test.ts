@@ -15,9 +15,9 @@ import { newRingKey } from '../../src/keys/generate.js'
 import { redisClientSource, CLIENTS_KEY } from '../../src/clients/redis-clients.js'
 import { serializeClients } from '../../src/clients/registry.js'
 import { basic, clientsFixture, form, testRing } from '../helpers/app.js'
-import { newKek, redisInstance, startRedis } from '../helpers/redis.js'
+import { newKek, redisClient, redisInstance, startRedis } from '../helpers/redis.js'
 
-const redis = await startRedis(t)
+const redis = await startRedis(t, { appendfsync: 'everysec' })
 const kek = newKek()
 const env = { STATE_STORE: 'redis', REDIS_URL: redis.url, KEY_ENCRYPTION_KEY: kek }
 const quiet = { info () {}, warn () {}, error () {} }
@@ -36,7 +36,7 @@ function keyMaterial (ring: KeyRing): string[] {
   })
 }
 
-const raw = redis.client()
+const raw = redisClient(t, redis)
 
 t.test('the key ring and the registry migrate from files into Redis, and a second run changes nothing', async t => {
   const ring = await testRing()
