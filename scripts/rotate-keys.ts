@@ -8,17 +8,18 @@ import { checkRing, type KeyRing } from '../src/keys/keyring.js'
 import { swallowedByNpm } from '../src/npm-options.js'
 import { isMain } from './cli.js'
 
-const USAGE = `usage: npm run rotate-keys -- [--dry-run] [--force] [--emergency KID]
+const USAGE = `usage: npm run rotate-keys -- [--dry-run] [--force] [--emergency KID] [--reseal]
   (no option)      promote next to current, retire current, add a new next, delete expired retired keys
   --dry-run        print what the rotation would do; change nothing
   --force          rotate even if the next key is too new for remote caches (prints a warning)
   --emergency KID  the key KID is compromised: remove it now; tokens it signed stop verifying
+  --reseal         STATE_STORE=redis, during a KEK rotation: store the ring unchanged, sealed with the first KEK
 The options go after \`--\` (before it, npm takes them for itself and the script refuses to run).
 Reads KEYS_DIR, KEY_SIZE, ACCESS_TOKEN_TTL_S, CLOCK_TOLERANCE_S, JWKS_MAX_AGE_S, RELOAD_INTERVAL_MS from the environment;
 with STATE_STORE=redis, the ring in REDIS_URL (KEY_ENCRYPTION_KEY or KEY_ENCRYPTION_KEY_FILE opens it). Two rotations
 at once never both apply: the second waits for the file lock, or (Redis) finds the ring changed and writes nothing.`
 
-const OPTIONS = { 'dry-run': { type: 'boolean' }, force: { type: 'boolean' }, emergency: { type: 'string' }, help: { type: 'boolean' } } as const
+const OPTIONS = { 'dry-run': { type: 'boolean' }, force: { type: 'boolean' }, emergency: { type: 'string' }, reseal: { type: 'boolean' }, help: { type: 'boolean' } } as const
 
 export interface Io { out: (line: string) => void, err: (line: string) => void, now: () => number }
 
@@ -63,6 +64,9 @@ export async function rotateKeys (argv: string[], env: Record<string, string | u
   const fresh = await newRingKey(config.KEY_SIZE, io.now())
   const stores = await openStateStores(config, { info () {}, warn () {}, error: (o: unknown, m?: string) => { io.err(`rotate-keys: ${m ?? JSON.stringify(o)}`) } }, { subscribe: false })
   const where = stores.ring.name
+  if (options.reseal === true) {
+    try { return await reseal() } finally { await stores.close() }
+  }
   try {
     const { code, stored } = await stores.ring.update(async ring => decide(ring))
     // Printed once the write is in: a rotation that lost the race to another (Redis) prints only the conflict.
@@ -74,6 +78,16 @@ export async function rotateKeys (argv: string[], env: Record<string, string | u
     return 1
   } finally {
     await stores.close()
+  }
+
+  /** The ring as it is, stored again: every key sealed with the current (first) KEK, so the old KEK can go. */
+  async function reseal (): Promise<number> {
+    if (!stores.redis) { io.err('rotate-keys: --reseal applies to STATE_STORE=redis only: keyring.json is not sealed'); return 2 }
+    const ring = await stores.ring.update(async ring => ({ ...(ring === null || options['dry-run'] === true ? {} : { ring }), result: ring }))
+    if (ring === null) { io.err(`rotate-keys: no key ring in ${where}: nothing to reseal`); return 1 }
+    io.out(`${options['dry-run'] === true ? 'dry run: would reseal' : 'resealed'} ${ring.keys.length} keys in ${where} with the current KEK; the ring is unchanged:`)
+    io.out(ringTable(ring, retention))
+    return 0
   }
 
   /** The rotation on `ring`: the ring to store (none for a refusal or a dry run) and the exit code. */

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis'
 import type { Config } from './config.js'
 import { closeRedis, connectRedis } from './shared/redis.js'
 import type { Log } from './shared/log.js'
-import { loadKek, type Kek } from './keys/kek.js'
+import { loadKek } from './keys/kek.js'
 import { fileRingSource, type RingSource } from './keys/store.js'
 import { redisRingSource } from './keys/redis-ring.js'
 import { fileClientSource, type ClientSource } from './clients/store.js'
@@ -50,6 +50,3 @@ export async function openStateStores (config: Config, log: Log, opts: OpenOptio
     throw err
   }
 }
-
-/** The KEK alone, for the migration (it seals the ring it copies). */
-export async function configuredKek (config: Config): Promise<Kek> { return await loadKek(config) }

@@ -20,21 +20,27 @@ export const KEK_HINT = 'generate one with: openssl rand -base64 32'
 
 /**
  * The KEK and what it does; the key bytes never leave this object (no getter, nothing to log). `id` is an HMAC
- * of a fixed label under the key: it tells KEKs apart without revealing anything about them.
+ * of a fixed label under the key: it tells KEKs apart without revealing anything about them. Previous KEKs (during a
+ * KEK rotation) still open what they sealed; everything is sealed with the current one.
  */
 export class Kek {
   readonly id: string
   readonly #key: Buffer
+  readonly #previous: readonly Kek[]
 
-  constructor (key: Buffer) {
+  constructor (key: Buffer, previous: readonly Buffer[] = []) {
     if (key.length !== 32) throw new KekInvalid(`it must be 32 bytes, found ${key.length}; ${KEK_HINT}`)
     this.#key = Buffer.from(key)
     this.id = createHmac('sha256', this.#key).update('geotoken key-encryption key id').digest('base64url').slice(0, 16)
+    this.#previous = previous.map(k => new Kek(k))
   }
 
+  /** The ids of every configured KEK, the current one first. */
+  get ids (): string[] { return [this.id, ...this.#previous.map(k => k.id)] }
+
   /**
-   * Seals `plaintext` for the key `kid`. The kid is authenticated data: a sealed private key copied onto another
-   * key's record does not open.
+   * Seals `plaintext` for the key `kid` with the current KEK. The kid is authenticated data: a sealed private key
+   * copied onto another key's record does not open.
    */
   seal (kid: string, plaintext: Buffer): Sealed {
     const iv = randomBytes(12)
@@ -44,10 +50,12 @@ export class Kek {
     return { alg: 'A256GCM', kek: this.id, iv: iv.toString('base64url'), ct: ct.toString('base64url'), tag: cipher.getAuthTag().toString('base64url') }
   }
 
-  /** Opens what seal() made for `kid`; a different KEK, kid or tampered text throws APP_KEK_MISMATCH. */
+  /** Opens what seal() made for `kid`, with whichever configured KEK sealed it; otherwise APP_KEK_MISMATCH. */
   open (kid: string, sealed: Sealed): Buffer {
+    const sealer = sealed.kek === this.id ? undefined : this.#previous.find(k => k.id === sealed.kek)
+    if (sealer !== undefined) return sealer.open(kid, sealed)
     if (sealed.kek !== this.id) {
-      throw new KekMismatch(`key ${kid} was sealed with the KEK whose id is ${sealed.kek}, but the configured KEK's id is ${this.id}: ` +
+      throw new KekMismatch(`key ${kid} was sealed with the KEK whose id is ${sealed.kek}, but ${this.ids.length === 1 ? `the configured KEK's id is ${this.id}` : `the configured KEKs' ids are ${this.ids.join(', ')}`}: ` +
         'set KEY_ENCRYPTION_KEY or KEY_ENCRYPTION_KEY_FILE to the KEK the key ring was stored with')
     }
     try {
@@ -63,13 +71,22 @@ export class Kek {
 
 const BASE64_32 = /^(?:[A-Za-z0-9+/]{43}=|[A-Za-z0-9_-]{43})$/
 
-/** 32 bytes in base64 or base64url, or APP_KEK_INVALID naming `setting` (never the value). */
+/**
+ * One KEK, or during a KEK rotation several separated by commas or new lines, the current one first (it seals;
+ * the others only open): each 32 bytes in base64 or base64url. Otherwise APP_KEK_INVALID naming `setting`, never
+ * the value.
+ */
 export function decodeKek (text: string, setting: string): Kek {
-  const trimmed = text.trim()
-  if (!BASE64_32.test(trimmed)) {
-    throw new KekInvalid(`${setting} must hold 32 random bytes in base64 (44 characters ending in =, or 43 in base64url); ${KEK_HINT}`)
-  }
-  return new Kek(Buffer.from(trimmed, 'base64'))
+  const entries = text.split(/[,\n]/).map(e => e.trim()).filter(e => e !== '')
+  if (entries.length === 0) throw new KekInvalid(`${setting} is empty; ${KEK_HINT}`)
+  const keys = entries.map((entry, i) => {
+    if (!BASE64_32.test(entry)) {
+      const which = entries.length > 1 ? ` (entry ${i + 1} of ${entries.length})` : ''
+      throw new KekInvalid(`${setting}${which} must hold 32 random bytes in base64 (44 characters ending in =, or 43 in base64url); ${KEK_HINT}`)
+    }
+    return Buffer.from(entry, 'base64')
+  })
+  return new Kek(keys[0] as Buffer, keys.slice(1))
 }
 
 /** Reads the KEK from the variable or the file the operator named. */

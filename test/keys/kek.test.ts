@@ -41,3 +41,15 @@ t.test('the operator gives 32 bytes in base64 or base64url, and a bad value is n
   try { decodeKek(short, 'KEY_ENCRYPTION_KEY') } catch (err) { t.notMatch((err as Error).message, short) }
   await t.rejects(loadKek({ KEY_ENCRYPTION_KEY: '', KEY_ENCRYPTION_KEY_FILE: '' }), { code: 'APP_KEK_INVALID', message: /needs KEY_ENCRYPTION_KEY or KEY_ENCRYPTION_KEY_FILE/ })
 })
+
+t.test('during a KEK rotation several keys are given, the new one first: it seals, the others still open', async t => {
+  const fresh = randomBytes(32)
+  const both = decodeKek(`${fresh.toString('base64')}, ${key.toString('base64')}`, 'KEY_ENCRYPTION_KEY')
+  t.same(both.ids, [new Kek(fresh).id, kek.id])
+  t.same(both.open('kid-1', kek.seal('kid-1', secret)), secret, 'what the old KEK sealed opens')
+  t.equal(both.seal('kid-1', secret).kek, new Kek(fresh).id, 'new seals are the new KEK\'s')
+  t.equal(decodeKek(`${fresh.toString('base64')}\n${key.toString('base64')}\n`, 'KEY_ENCRYPTION_KEY_FILE=/k').id, both.id, 'one per line in a file')
+  t.throws(() => decodeKek(`${fresh.toString('base64')},short`, 'KEY_ENCRYPTION_KEY'), { message: /KEY_ENCRYPTION_KEY \(entry 2 of 2\) must hold 32 random bytes/ })
+  t.throws(() => new Kek(randomBytes(32)).open('kid-1', both.seal('kid-1', secret)), { message: /the configured KEK's id is/ })
+  t.throws(() => decodeKek(`${randomBytes(32).toString('base64')},${randomBytes(32).toString('base64')}`, 'K').open('kid-1', kek.seal('kid-1', secret)), { message: /the configured KEKs' ids are .*, / })
+})

@@ -1,5 +1,6 @@
 // Issue 16: the key ring in Redis, sealed with the KEK; compare-and-set writes; the migration from keys/ and clients.json.
 import t from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { rotateKeys } from '../../scripts/rotate-keys.js'
@@ -37,6 +38,7 @@ function keyMaterial (ring: KeyRing): string[] {
 }
 
 const raw = redisClient(t, redis)
+const source = (k: string) => redisRingSource(raw, decodeKek(k, 'KEY_ENCRYPTION_KEY'), quiet)
 
 t.test('the key ring and the registry migrate from files into Redis, and a second run changes nothing', async t => {
   const ring = await testRing()
@@ -176,3 +178,33 @@ t.test('the client commands list and disable clients in Redis', async t => {
   t.ok((await redisClientSource(raw, quiet).load())?.clients.find(c => c.client_id === first)?.disabled_at, 'disabled in Redis')
 })
 
+
+t.test('a KEK rotation: instances given NEW,OLD open the old ring, --reseal seals it with NEW, then OLD can go', async t => {
+  const fresh = newKek()
+  const both = { ...env, KEY_ENCRYPTION_KEY: `${fresh},${kek}` }
+  const idOf = (k: string): string => decodeKek(k, 'KEY_ENCRYPTION_KEY').id
+  const sealedBy = async (): Promise<string[]> => [...new Set((JSON.parse(await raw.hget(RING_KEY, 'body') as string) as { keys: Array<{ sealed: { kek: string } }> }).keys.map(k => k.sealed.kek))]
+  t.same(await sealedBy(), [idOf(kek)], 'sealed with the old KEK so far')
+
+  const during = await redisInstance(t, redis, both)
+  t.equal((await during.app.inject({ url: '/ready' })).json().checks.keys, 'ok', 'an instance with NEW,OLD opens the ring')
+  const kids = during.app.keys.view.ring.keys.map(k => k.kid)
+
+  const dry = io()
+  t.equal(await rotateKeys(['--reseal', '--dry-run'], both, dry.io), 0)
+  t.same(await sealedBy(), [idOf(kek)], 'a dry run reseals nothing')
+  const done = io()
+  t.equal(await rotateKeys(['--reseal'], both, done.io), 0, done.err.join('\n'))
+  t.match(done.out.join('\n'), /resealed \d+ keys in redis geotoken:keyring with the current KEK; the ring is unchanged/)
+  t.same(await sealedBy(), [idOf(fresh)], 'every key is sealed with the new KEK')
+  t.same((await source(fresh).load())?.keys.map(k => k.kid), kids, 'the same keys')
+  await sleep(100)
+  t.equal((await during.app.inject({ url: '/ready' })).json().checks.keys, 'ok', 'the running instance reads the resealed ring')
+
+  const after = await redisInstance(t, redis, { ...env, KEY_ENCRYPTION_KEY: fresh })
+  t.same(after.app.keys.view.ring.keys.map(k => k.kid), kids, 'the new KEK alone opens it')
+  const config = loadConfig({ ...env, KEYS_DIR: join(t.testdir(), 'keys'), SEED_FILE: '', LOG_LEVEL: 'silent' })
+  await t.rejects(buildApp(config), { code: 'APP_KEK_MISMATCH' }, 'the old KEK alone no longer does')
+  const file = io()
+  t.equal(await rotateKeys(['--reseal'], { KEYS_DIR: t.testdir() }, file.io), 2, '--reseal is for Redis only')
+})
