@@ -25,7 +25,7 @@ export function memoryBackend (clock: () => number = Date.now): TokenStateBacken
 
 /** What a shared backend needs to reach its store (STATE_STORE=redis). */
 export interface BackendOptions {
-  redis?: { url: string, timeoutMs: number, prefix?: string }
+  redis?: { url: string, timeoutMs: number, prefix?: string, rateLimitUrl?: string }
   log?: Pick<Log, 'warn' | 'info'>
 }
 

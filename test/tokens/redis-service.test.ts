@@ -9,6 +9,7 @@ import Fastify from 'fastify'
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Redis } from 'ioredis'
 import { geotoken, serverOptions } from '../../src/app.js'
 import { basic, build, decodePart, form, tokenFor, type Built, type TestClient } from '../helpers/app.js'
 import { assertion, JWT_BEARER, startIdp, trustedFile } from '../helpers/idp.js'
@@ -139,4 +140,36 @@ t.test('Redis killed, frozen and restarted: documented 503s, the guard keeps ver
   t.equal((await refresh(c, fed, (r3.json() as { refresh_token: string }).refresh_token)).json().error, 'invalid_grant', 'and revokes the family')
   t.equal(await items(a.app, (r3.json() as { access_token: string }).access_token), 401, 'whose access token is refused by the other instances too')
   t.ok(decodePart(kept, 1).jti !== undefined)
+})
+
+t.test('REDIS_RATE_LIMIT_URL: the counters live in another Redis, shared by both instances; that Redis down is a 503 too', async t => {
+  const counters = await startRedis(t, { appendfsync: 'everysec' })
+  const a = await first(t, { TOKEN_RATE_PER_CLIENT: '3', REDIS_RATE_LIMIT_URL: counters.url })
+  const b = await instance(t, a)
+  const codes: number[] = []
+  for (let i = 0; i < 4; i++) codes.push((await clientCredentials(i % 2 === 0 ? a.app : b, a.clients.acme)).statusCode)
+  t.same(codes, [200, 200, 200, 429], 'three across both instances, then 429')
+  const raw = new Redis(counters.url)
+  t.ok((await raw.keys(`geotoken:state:rl:*${a.clients.acme.id}*`)).length > 0, 'the counters are in the rate-limit Redis')
+  await raw.quit()
+  const main = new Redis(redis.url)
+  t.equal((await main.keys(`geotoken:state:rl:*${a.clients.acme.id}*`)).length, 0, 'and not in the state Redis')
+  await main.quit()
+
+  const token = await tokenFor(b, a.clients.globex)
+  await counters.stop('SIGKILL')
+  const res = await clientCredentials(a.app, a.clients.globex)
+  t.equal(res.statusCode, 503)
+  t.equal(res.json().error, 'temporarily_unavailable')
+  t.equal(await items(a.app, token), 200, 'the guard does not need it')
+  const ready = (await a.app.inject({ url: '/ready' })).json()
+  t.equal(ready.status, 'degraded')
+  t.match(ready.checks['token-state'], /rate-limit Redis unavailable/)
+  await counters.start()
+  let back = 0
+  for (let i = 0; i < 100 && back !== 200; i++) {
+    back = (await clientCredentials(a.app, a.clients.globex)).statusCode
+    if (back !== 200) await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  t.equal(back, 200, 'and it recovers')
 })
