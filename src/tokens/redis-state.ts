@@ -124,7 +124,10 @@ class RedisLockouts implements LockoutStore {
 
   // NX: a pair already known is not written again, so a successful authentication costs Redis (and its
   // append-only file) no write; a pair is forgotten KNOWN_PAIR_MS after it was first seen, and learnt again at its next success.
-  async addKnown (key: string): Promise<void> { await this.run(async () => await this.client.set(this.keys.known(key), '1', 'PX', KNOWN_PAIR_MS, 'NX')) }
+  async addKnown (key: string): Promise<void> {
+    if ((this.#knownHere.get(key) ?? 0) > Date.now()) return
+    await this.run(async () => await this.client.set(this.keys.known(key), '1', 'PX', KNOWN_PAIR_MS, 'NX'))
+  }
 
   // A pair once known stays known (until KNOWN_PAIR_MS), so a yes is remembered here for an hour: the token
   // endpoint asks on every request, and a no is always asked again (another instance may have learnt the pair).
