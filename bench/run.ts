@@ -145,7 +145,7 @@ async function setUp (): Promise<Case[]> {
     httpCase('jwks', 'geotoken GET /.well-known/jwks.json', g.port, { method: 'GET', path: '/.well-known/jwks.json' }),
     httpCase('items', 'geotoken guarded GET /features/collections/sites/items?bbox=5,47,7,49&limit=10', g.port,
       { method: 'GET', path: '/features/collections/sites/items?bbox=5,47,7,49&limit=10', headers: bearer }),
-    httpCase('token-redis', 'geotoken POST /oauth/token client_credentials, STATE_STORE=redis (local Redis, appendfsync always; counters on a second one, no persistence)', gr.port,
+    httpCase('token-redis', `geotoken POST /oauth/token client_credentials, STATE_STORE=redis (local Redis, appendfsync ${process.env.BENCH_REDIS_FSYNC ?? 'always'}; ${process.env.BENCH_REDIS_ONE === '1' ? 'counters on it too' : 'counters on a second one, no persistence'})`, gr.port,
       { method: 'POST', path: '/oauth/token', headers: { ...form, authorization: basic(gr.clientId, gr.clientSecret) }, body: 'grant_type=client_credentials' }),
     httpCase('items-redis', 'geotoken guarded items (as above), STATE_STORE=redis', gr.port,
       { method: 'GET', path: '/features/collections/sites/items?bbox=5,47,7,49&limit=10', headers: { authorization: `Bearer ${tokenRedis}` } }),
