@@ -173,3 +173,44 @@ t.test('REDIS_RATE_LIMIT_URL: the counters live in another Redis, shared by both
   }
   t.equal(back, 200, 'and it recovers')
 })
+
+t.test('Redis restarted under load: only 200 or the documented 503 at the token endpoint, only 200 on the guarded route, none slow', async t => {
+  const a = await first(t, { TOKEN_RATE_PER_CLIENT: '1000000', TOKEN_RATE_PER_IP: '1000000' })
+  const b = await instance(t, a)
+  const token = await tokenFor(a.app, a.clients.acme)
+  const seen = { token: new Map<number, number>(), items: new Map<number, number>() }
+  let slowest = 0
+  let running = true
+  const count = (map: Map<number, number>, code: number): void => { map.set(code, (map.get(code) ?? 0) + 1) }
+  const loop = async (app: FastifyInstance): Promise<void> => {
+    while (running) {
+      const started = Date.now()
+      const [issued, guarded] = await Promise.all([clientCredentials(app, a.clients.acme), items(app, token)])
+      slowest = Math.max(slowest, Date.now() - started)
+      count(seen.token, issued.statusCode)
+      if (issued.statusCode === 503 && issued.headers['retry-after'] === undefined) count(seen.token, -1)
+      count(seen.items, guarded)
+    }
+  }
+  const loops = Array.from({ length: 8 }, (_, i) => loop(i % 2 === 0 ? a.app : b))
+  await new Promise(resolve => setTimeout(resolve, 300))
+  await redis.stop('SIGKILL')
+  await new Promise(resolve => setTimeout(resolve, 700))
+  await redis.start()
+  const restarted = Date.now()
+  // Recovered once a token request succeeds again after the restart.
+  let recoveredMs = -1
+  while (Date.now() - restarted < 10_000) {
+    if ((await clientCredentials(a.app, a.clients.acme)).statusCode === 200) { recoveredMs = Date.now() - restarted; break }
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  await new Promise(resolve => setTimeout(resolve, 300))
+  running = false
+  await Promise.all(loops)
+  t.comment(`token endpoint: ${JSON.stringify([...seen.token])}; guarded items: ${JSON.stringify([...seen.items])}; slowest pair ${slowest} ms`)
+  t.same([...seen.token.keys()].filter(code => code !== 200 && code !== 503), [], 'the token endpoint answered only 200 or 503 (with Retry-After)')
+  t.ok((seen.token.get(503) ?? 0) > 0 && (seen.token.get(200) ?? 0) > 0, 'both were seen')
+  t.same([...seen.items.keys()], [200], 'the guarded route answered 200 throughout')
+  t.ok(slowest < TIMEOUT_MS + 1000, `no request waited past the timeout (slowest ${slowest} ms)`)
+  t.ok(recoveredMs >= 0 && recoveredMs < 5000, `tokens issued again ${recoveredMs} ms after the restart`)
+})
