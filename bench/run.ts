@@ -2,6 +2,7 @@
 // autocannon on loopback (interleaved, repeated, median taken), prints one table with the target ratios, and
 // writes it to bench/results.md. Fails only on errors (a non-2xx or a socket error where a 2xx was expected).
 // Options (environment): BENCH_DURATION_S=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=32 BENCH_ONLY=token,hello
+// BENCH_REDIS_FSYNC=always|everysec|none (the token-state Redis), BENCH_REDIS_ONE=1 (rate-limit counters on it too)
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
@@ -34,12 +35,13 @@ async function start (script: string, env: Record<string, string> = {}): Promise
  * A local redis-server for the STATE_STORE=redis cases, persisting as docs require for "nothing acknowledged is
  * lost" (appendfsync always): the figures include that cost. BENCH_REDIS_FSYNC=everysec measures the trade-off.
  */
-async function startRedis (): Promise<string> {
+async function startRedis (fsync: string = process.env.BENCH_REDIS_FSYNC ?? 'always'): Promise<string> {
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'geotoken-bench-redis-'))
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes',
-    '--appendfsync', process.env.BENCH_REDIS_FSYNC ?? 'always', '--save', '', '--daemonize', 'no', '--logfile', ''], { stdio: 'ignore' })
+  const persistence = fsync === 'none' ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', fsync]
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...persistence,
+    '--save', '', '--daemonize', 'no', '--logfile', ''], { stdio: 'ignore' })
   children.push(child)
   for (let i = 0; i < 200; i++) {
     const up = await new Promise<boolean>(resolve => {
@@ -103,10 +105,12 @@ const median = (values: number[]): number => {
 }
 
 async function setUp (): Promise<Case[]> {
-  const redisUrl = await startRedis()
+  // The deployment docs/redis.md recommends: token state on a Redis with appendfsync always, the rate-limit
+  // counters (REDIS_RATE_LIMIT_URL) on one without persistence.
+  const [redisUrl, countersUrl] = await Promise.all([startRedis(), startRedis('none')])
   const [sign, hello, helloLogged, geotoken, geotokenRedis, oidc] = await Promise.all([
     start('signing-limit'), start('fastify-hello'), start('fastify-hello', { BENCH_LOGGING: 'production' }), start('geotoken'),
-    start('geotoken', { STATE_STORE: 'redis', REDIS_URL: redisUrl }), start('oidc-provider')
+    start('geotoken', { STATE_STORE: 'redis', REDIS_URL: redisUrl, REDIS_RATE_LIMIT_URL: process.env.BENCH_REDIS_ONE === '1' ? '' : countersUrl }), start('oidc-provider')
   ])
   type Geotoken = Ready & { issuer: string, audience: string, clientId: string, clientSecret: string, dir: string }
   const g = geotoken.ready as Geotoken
@@ -141,7 +145,7 @@ async function setUp (): Promise<Case[]> {
     httpCase('jwks', 'geotoken GET /.well-known/jwks.json', g.port, { method: 'GET', path: '/.well-known/jwks.json' }),
     httpCase('items', 'geotoken guarded GET /features/collections/sites/items?bbox=5,47,7,49&limit=10', g.port,
       { method: 'GET', path: '/features/collections/sites/items?bbox=5,47,7,49&limit=10', headers: bearer }),
-    httpCase('token-redis', 'geotoken POST /oauth/token client_credentials, STATE_STORE=redis (local Redis, appendfsync always)', gr.port,
+    httpCase('token-redis', `geotoken POST /oauth/token client_credentials, STATE_STORE=redis (local Redis, appendfsync ${process.env.BENCH_REDIS_FSYNC ?? 'always'}; ${process.env.BENCH_REDIS_ONE === '1' ? 'counters on it too' : 'counters on a second one, no persistence'})`, gr.port,
       { method: 'POST', path: '/oauth/token', headers: { ...form, authorization: basic(gr.clientId, gr.clientSecret) }, body: 'grant_type=client_credentials' }),
     httpCase('items-redis', 'geotoken guarded items (as above), STATE_STORE=redis', gr.port,
       { method: 'GET', path: '/features/collections/sites/items?bbox=5,47,7,49&limit=10', headers: { authorization: `Bearer ${tokenRedis}` } }),

@@ -81,7 +81,7 @@ export const geotoken = fp(async function geotoken (app: FastifyInstance, { conf
   }
   await app.register(tokenState, {
     clock, idleS: config.REFRESH_TOKEN_IDLE_S, absoluteS: config.REFRESH_TOKEN_ABSOLUTE_S, kind: config.STATE_STORE, readiness: app.readiness,
-    connection: config.STATE_STORE === 'redis' ? { redis: { url: config.REDIS_URL, timeoutMs: config.REDIS_TIMEOUT_MS } } : {},
+    connection: config.STATE_STORE === 'redis' ? { redis: { url: config.REDIS_URL, rateLimitUrl: config.REDIS_RATE_LIMIT_URL, timeoutMs: config.REDIS_TIMEOUT_MS } } : {},
     ...(deps.tokenState === undefined ? {} : { backend: deps.tokenState })
   })
 

@@ -38,13 +38,14 @@ export const ConfigSchema = Type.Object({
   OVERLOAD_RETRY_AFTER_S: Type.Integer({ minimum: 1, maximum: 3600, default: 10, description: 'Retry-After of overload and shutdown 503 answers (s)' }),
   STATE_STORE: Type.Enum(['memory', 'redis'], { default: 'memory', description: 'where token state lives (revocations, refresh tokens, used assertion ids, lockout counts, rate-limit counters): memory (this process only, lost on restart) or redis (shared by every instance, at REDIS_URL; see docs/redis.md). With redis the key ring and the client registry live there too (no shared volume; needs a key-encryption key), instead of KEYS_DIR and DATA_DIR' }),
   REDIS_URL: Type.String({ default: '', accepts: 'a redis:// or rediss:// URL such as redis://127.0.0.1:6379 or rediss://:password@redis.internal:6380/0 ("" when STATE_STORE is not redis)', pattern: '^(rediss?://\\S+)?$', description: 'Redis for STATE_STORE=redis: redis[s]://[[user]:password@]host[:port][/db]; required with it. Never logged (it may hold a password)' }),
+  REDIS_RATE_LIMIT_URL: Type.String({ default: '', accepts: 'a redis:// or rediss:// URL such as redis://127.0.0.1:6380 ("" uses REDIS_URL)', pattern: '^(rediss?://\\S+)?$', description: 'with STATE_STORE=redis, another Redis for the token endpoint\'s rate-limit counters only ("" = REDIS_URL): counters need no persistence, so that Redis may run without appendfsync always and the token endpoint does not wait for its disk. Never logged' }),
   REDIS_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 60000, default: 500, description: 'longest wait for a Redis connection or command (ms); past it the request answers 503 temporarily_unavailable, never hangs' }),
   KEY_ENCRYPTION_KEY: Type.String({ default: '', pattern: '^(([A-Za-z0-9+/]{43}=|[A-Za-z0-9_-]{43})( *, *([A-Za-z0-9+/]{43}=|[A-Za-z0-9_-]{43}))*)?$', accepts: '32 random bytes in base64, such as the output of openssl rand -base64 32 (during a KEK rotation: the new key, a comma, the old one)', description: 'STATE_STORE=redis: the key-encryption key (32 bytes, base64) sealing the private keys stored in Redis; during a KEK rotation NEW,OLD (the first seals, the others only open); or use KEY_ENCRYPTION_KEY_FILE. Never logged' }),
   KEY_ENCRYPTION_KEY_FILE: Type.String({ default: '', description: 'STATE_STORE=redis: a file holding the key-encryption key (32 bytes, base64; during a KEK rotation one per line, the new one first), instead of KEY_ENCRYPTION_KEY' }),
   SHUTDOWN_TIMEOUT_S: Type.Integer({ minimum: 1, maximum: 3600, default: 25, description: 'on SIGTERM/SIGINT, how long in-flight requests may take before the process exits 1 anyway (s)' })
 })
 
-const SECRET_VARIABLES = new Set(['METRICS_TOKEN', 'KEY_ENCRYPTION_KEY', 'REDIS_URL'])
+const SECRET_VARIABLES = new Set(['METRICS_TOKEN', 'KEY_ENCRYPTION_KEY', 'REDIS_URL', 'REDIS_RATE_LIMIT_URL'])
 
 type RawConfig = Static<typeof ConfigSchema>
 

@@ -2,13 +2,10 @@
 // Redis documents (private keys sealed with the KEK), for the service, the admin commands and the migration alike.
 import type { Redis } from 'ioredis'
 import type { Config } from './config.js'
-import { closeRedis, connectRedis } from './shared/redis.js'
 import type { Log } from './shared/log.js'
 import { loadKek } from './keys/kek.js'
 import { fileRingSource, type RingSource } from './keys/store.js'
-import { redisRingSource } from './keys/redis-ring.js'
 import { fileClientSource, type ClientSource } from './clients/store.js'
-import { redisClientSource } from './clients/redis-clients.js'
 
 export interface StateStores {
   ring: RingSource
@@ -33,6 +30,10 @@ export async function openStateStores (config: Config, log: Log, opts: OpenOptio
     return { ring: fileRingSource(config.KEYS_DIR), clients: fileClientSource(config.DATA_DIR), redis: false, close: async () => {} }
   }
   const kek = await loadKek(config)
+  // Loaded only when chosen: the default start does not pay for the Redis client.
+  const [{ closeRedis, connectRedis }, { redisRingSource }, { redisClientSource }] = await Promise.all([
+    import('./shared/redis.js'), import('./keys/redis-ring.js'), import('./clients/redis-clients.js')
+  ])
   const opened: Redis[] = []
   const close = async (): Promise<void> => { await Promise.all(opened.map(closeRedis)) }
   const connect = async (name: string): Promise<Redis> => {

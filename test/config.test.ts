@@ -25,7 +25,7 @@ t.test('issue 14: a variable checked by a pattern is explained in words, never b
   t.throws(() => loadConfig({ ISSUER: 'https://auth.example.com/' }), {
     message: 'ISSUER="https://auth.example.com/" is not accepted: it must be an http(s) URL with no trailing slash, query or fragment, such as https://auth.example.com'
   }, 'no trailing slash: iss must match exactly')
-  const bad: Record<string, string> = { ISSUER: 'ftp://x', TRUST_PROXY: '10.0.0.0/8; evil', CORS_ORIGINS: 'https://map.example.com/', METRICS_TOKEN: 'short', REDIS_URL: 'http://redis:6379', KEY_ENCRYPTION_KEY: 'c2hvcnQ=' }
+  const bad: Record<string, string> = { ISSUER: 'ftp://x', TRUST_PROXY: '10.0.0.0/8; evil', CORS_ORIGINS: 'https://map.example.com/', METRICS_TOKEN: 'short', REDIS_URL: 'http://redis:6379', REDIS_RATE_LIMIT_URL: 'redis.internal:6379', KEY_ENCRYPTION_KEY: 'c2hvcnQ=' }
   const patterned = Object.entries(ConfigSchema.properties).filter(([, s]) => 'pattern' in s).map(([name]) => name)
   t.same(patterned.sort(), Object.keys(bad).sort(), 'every patterned variable is tried here')
   for (const [name, value] of Object.entries(bad)) {

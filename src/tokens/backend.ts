@@ -3,7 +3,6 @@ import type { Log } from '../shared/log.js'
 import { MemoryExpiringSet } from './expiring-set.js'
 import { MemoryLockoutStore } from './memory-lockouts.js'
 import { MemoryRefreshFamilies } from './memory-refresh-families.js'
-import { redisBackend } from './redis-state.js'
 import type { TokenStateBackend, TokenStateKind } from './state.js'
 
 /**
@@ -25,7 +24,7 @@ export function memoryBackend (clock: () => number = Date.now): TokenStateBacken
 
 /** What a shared backend needs to reach its store (STATE_STORE=redis). */
 export interface BackendOptions {
-  redis?: { url: string, timeoutMs: number, prefix?: string }
+  redis?: { url: string, timeoutMs: number, prefix?: string, rateLimitUrl?: string }
   log?: Pick<Log, 'warn' | 'info'>
 }
 
@@ -35,6 +34,8 @@ export async function openTokenStateBackend (kind: TokenStateKind, clock: () => 
     case 'memory': return memoryBackend(clock)
     case 'redis': {
       if (opts.redis === undefined) throw new Error('the redis token-state backend needs REDIS_URL')
+      // Loaded only when chosen: the default start does not pay for the Redis client.
+      const { redisBackend } = await import('./redis-state.js')
       return await redisBackend({ ...opts.redis, ...(opts.log === undefined ? {} : { log: opts.log }) }, clock)
     }
   }

@@ -16,6 +16,11 @@ export interface RedisStateOptions {
   timeoutMs: number
   /** Prefix of every key and channel: several deployments (or tests) can share one Redis. */
   prefix?: string
+  /**
+   * Another Redis for the rate-limit counters only (REDIS_RATE_LIMIT_URL). Counters need no durability, and on a
+   * Redis with `appendfsync always` their writes would wait for the disk on every token request.
+   */
+  rateLimitUrl?: string
   log?: Pick<Log, 'warn' | 'info'>
 }
 
@@ -119,7 +124,10 @@ class RedisLockouts implements LockoutStore {
 
   // NX: a pair already known is not written again, so a successful authentication costs Redis (and its
   // append-only file) no write; a pair is forgotten KNOWN_PAIR_MS after it was first seen, and learnt again at its next success.
-  async addKnown (key: string): Promise<void> { await this.run(async () => await this.client.set(this.keys.known(key), '1', 'PX', KNOWN_PAIR_MS, 'NX')) }
+  async addKnown (key: string): Promise<void> {
+    if ((this.#knownHere.get(key) ?? 0) > Date.now()) return
+    await this.run(async () => await this.client.set(this.keys.known(key), '1', 'PX', KNOWN_PAIR_MS, 'NX'))
+  }
 
   // A pair once known stays known (until KNOWN_PAIR_MS), so a yes is remembered here for an hour: the token
   // endpoint asks on every request, and a no is always asked again (another instance may have learnt the pair).
@@ -183,36 +191,46 @@ export interface RedisTokenStateBackend extends TokenStateBackend {
  */
 export async function redisBackend (opts: RedisStateOptions, clock: () => number): Promise<RedisTokenStateBackend> {
   const keys = new StateKeys(opts.prefix ?? 'geotoken:state:')
-  const command = connectRedis(opts.url, { timeoutMs: opts.timeoutMs, name: 'geotoken:state', ...(opts.log === undefined ? {} : { log: opts.log }) })
-  const subscription = connectRedis(opts.url, { timeoutMs: opts.timeoutMs, name: 'geotoken:state:deny', ...(opts.log === undefined ? {} : { log: opts.log }) })
+  const log = opts.log === undefined ? {} : { log: opts.log }
+  const command = connectRedis(opts.url, { timeoutMs: opts.timeoutMs, name: 'geotoken:state', ...log })
+  const subscription = connectRedis(opts.url, { timeoutMs: opts.timeoutMs, name: 'geotoken:state:deny', ...log })
+  const counting = opts.rateLimitUrl === undefined || opts.rateLimitUrl === '' || opts.rateLimitUrl === opts.url
+    ? undefined
+    : connectRedis(opts.rateLimitUrl, { timeoutMs: opts.timeoutMs, name: 'geotoken:rate-limits', ...log })
   const client = command.client
+  const counters = counting?.client ?? client
   defineStateScripts(client)
   const calls = new RedisCalls(async () => await client.ping(), clock)
+  const counterCalls = counting === undefined ? calls : new RedisCalls(async () => await counters.ping(), clock)
   const revoked = new RedisDenyList(client, subscription.client, calls.run, keys, clock, opts.log)
   const close = async (): Promise<void> => {
     revoked.close()
     calls.close()
-    await Promise.all([closeRedis(client), closeRedis(subscription.client)])
+    counterCalls.close()
+    await Promise.all([closeRedis(client), closeRedis(subscription.client), ...(counting === undefined ? [] : [closeRedis(counting.client)])])
   }
   try {
-    await Promise.all([command.ready, subscription.ready])
+    await Promise.all([command.ready, subscription.ready, counting?.ready])
     await revoked.start()
   } catch (err) {
     await close()
     throw err
   }
+  const failing = (redis: Redis, tracked: RedisCalls): string | undefined => redis.status !== 'ready' ? 'no connection' : tracked.failing
   return {
     kind: 'redis',
     revoked,
     refreshFamilies: new RedisRefreshFamilies(client, calls.run, keys, revoked, clock),
     usedAssertions: new RedisUsedAssertions(client, calls.run, keys, clock),
     lockouts: new RedisLockouts(client, calls.run, keys),
-    rateLimits: { store: sharedRateLimitStore(client, calls, `${keys.prefix}rl:`) },
+    rateLimits: { store: sharedRateLimitStore(counters, counterCalls, `${keys.prefix}rl:`) },
     status: () => {
       const copy = revoked.status()
-      const failing = client.status !== 'ready' ? 'no connection' : calls.failing
-      if (failing === undefined) return copy
-      return `degraded: Redis unavailable: ${failing}; token, revocation and introspection answer 503; ${copy === 'ok' ? 'the deny-list copy follows Redis' : copy.replace(/^degraded: /, '')}`
+      const state = failing(client, calls)
+      const rates = counting === undefined ? undefined : failing(counters, counterCalls)
+      if (state === undefined && rates === undefined) return copy
+      const why = [state === undefined ? [] : [`Redis unavailable: ${state}`], rates === undefined ? [] : [`rate-limit Redis unavailable: ${rates}`]].flat().join('; ')
+      return `degraded: ${why}; token, revocation and introspection answer 503; ${copy === 'ok' ? 'the deny-list copy follows Redis' : copy.replace(/^degraded: /, '')}`
     },
     close
   }

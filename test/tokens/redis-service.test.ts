@@ -9,6 +9,7 @@ import Fastify from 'fastify'
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Redis } from 'ioredis'
 import { geotoken, serverOptions } from '../../src/app.js'
 import { basic, build, decodePart, form, tokenFor, type Built, type TestClient } from '../helpers/app.js'
 import { assertion, JWT_BEARER, startIdp, trustedFile } from '../helpers/idp.js'
@@ -139,4 +140,77 @@ t.test('Redis killed, frozen and restarted: documented 503s, the guard keeps ver
   t.equal((await refresh(c, fed, (r3.json() as { refresh_token: string }).refresh_token)).json().error, 'invalid_grant', 'and revokes the family')
   t.equal(await items(a.app, (r3.json() as { access_token: string }).access_token), 401, 'whose access token is refused by the other instances too')
   t.ok(decodePart(kept, 1).jti !== undefined)
+})
+
+t.test('REDIS_RATE_LIMIT_URL: the counters live in another Redis, shared by both instances; that Redis down is a 503 too', async t => {
+  const counters = await startRedis(t, { appendfsync: 'everysec' })
+  const a = await first(t, { TOKEN_RATE_PER_CLIENT: '3', REDIS_RATE_LIMIT_URL: counters.url })
+  const b = await instance(t, a)
+  const codes: number[] = []
+  for (let i = 0; i < 4; i++) codes.push((await clientCredentials(i % 2 === 0 ? a.app : b, a.clients.acme)).statusCode)
+  t.same(codes, [200, 200, 200, 429], 'three across both instances, then 429')
+  const raw = new Redis(counters.url)
+  t.ok((await raw.keys(`geotoken:state:rl:*${a.clients.acme.id}*`)).length > 0, 'the counters are in the rate-limit Redis')
+  await raw.quit()
+  const main = new Redis(redis.url)
+  t.equal((await main.keys(`geotoken:state:rl:*${a.clients.acme.id}*`)).length, 0, 'and not in the state Redis')
+  await main.quit()
+
+  const token = await tokenFor(b, a.clients.globex)
+  await counters.stop('SIGKILL')
+  const res = await clientCredentials(a.app, a.clients.globex)
+  t.equal(res.statusCode, 503)
+  t.equal(res.json().error, 'temporarily_unavailable')
+  t.equal(await items(a.app, token), 200, 'the guard does not need it')
+  const ready = (await a.app.inject({ url: '/ready' })).json()
+  t.equal(ready.status, 'degraded')
+  t.match(ready.checks['token-state'], /rate-limit Redis unavailable/)
+  await counters.start()
+  let back = 0
+  for (let i = 0; i < 100 && back !== 200; i++) {
+    back = (await clientCredentials(a.app, a.clients.globex)).statusCode
+    if (back !== 200) await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  t.equal(back, 200, 'and it recovers')
+})
+
+t.test('Redis restarted under load: only 200 or the documented 503 at the token endpoint, only 200 on the guarded route, none slow', async t => {
+  const a = await first(t, { TOKEN_RATE_PER_CLIENT: '1000000', TOKEN_RATE_PER_IP: '1000000' })
+  const b = await instance(t, a)
+  const token = await tokenFor(a.app, a.clients.acme)
+  const seen = { token: new Map<number, number>(), items: new Map<number, number>() }
+  let slowest = 0
+  let running = true
+  const count = (map: Map<number, number>, code: number): void => { map.set(code, (map.get(code) ?? 0) + 1) }
+  const loop = async (app: FastifyInstance): Promise<void> => {
+    while (running) {
+      const started = Date.now()
+      const [issued, guarded] = await Promise.all([clientCredentials(app, a.clients.acme), items(app, token)])
+      slowest = Math.max(slowest, Date.now() - started)
+      count(seen.token, issued.statusCode)
+      if (issued.statusCode === 503 && issued.headers['retry-after'] === undefined) count(seen.token, -1)
+      count(seen.items, guarded)
+    }
+  }
+  const loops = Array.from({ length: 8 }, (_, i) => loop(i % 2 === 0 ? a.app : b))
+  await new Promise(resolve => setTimeout(resolve, 300))
+  await redis.stop('SIGKILL')
+  await new Promise(resolve => setTimeout(resolve, 700))
+  await redis.start()
+  const restarted = Date.now()
+  // Recovered once a token request succeeds again after the restart.
+  let recoveredMs = -1
+  while (Date.now() - restarted < 10_000) {
+    if ((await clientCredentials(a.app, a.clients.acme)).statusCode === 200) { recoveredMs = Date.now() - restarted; break }
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  await new Promise(resolve => setTimeout(resolve, 300))
+  running = false
+  await Promise.all(loops)
+  t.comment(`token endpoint: ${JSON.stringify([...seen.token])}; guarded items: ${JSON.stringify([...seen.items])}; slowest pair ${slowest} ms`)
+  t.same([...seen.token.keys()].filter(code => code !== 200 && code !== 503), [], 'the token endpoint answered only 200 or 503 (with Retry-After)')
+  t.ok((seen.token.get(503) ?? 0) > 0 && (seen.token.get(200) ?? 0) > 0, 'both were seen')
+  t.same([...seen.items.keys()], [200], 'the guarded route answered 200 throughout')
+  t.ok(slowest < TIMEOUT_MS + 1000, `no request waited past the timeout (slowest ${slowest} ms)`)
+  t.ok(recoveredMs >= 0 && recoveredMs < 5000, `tokens issued again ${recoveredMs} ms after the restart`)
 })

@@ -126,3 +126,17 @@ t.test('a Redis that refuses writes for a passing reason (OOM at maxmemory) is u
   await raw.config('SET', 'maxmemory', '0')
   t.equal(await backend.usedAssertions.add(randomUUID(), Date.now() + 60_000), true, 'writes resume once Redis takes them')
 })
+
+t.test('a subscriber cut off alone (CLIENT KILL TYPE pubsub) misses announcements, and its copy catches up on reconnecting', async t => {
+  const prefix = `test:${randomUUID()}:`
+  const [a, b] = await Promise.all([open(prefix), open(prefix)])
+  t.teardown(async () => { await Promise.all([a.close(), b.close()]) })
+  const raw = new Redis(redis.url)
+  t.teardown(async () => { await raw.quit() })
+  const jtis = Array.from({ length: 20 }, () => randomUUID())
+  // Every subscriber is cut off; the revocations are announced to nobody while they reconnect.
+  await raw.client('KILL', 'TYPE', 'pubsub')
+  await Promise.all(jtis.map(async jti => await a.revoked.add(jti, Date.now() + 60_000)))
+  const ms = await seenWithin(async () => (await Promise.all(jtis.map(async jti => await b.revoked.has(jti)))).every(Boolean), 1000)
+  t.pass(`all ${jtis.length} denied by the other instance ${ms} ms after they were made`)
+})
