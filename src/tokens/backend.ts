@@ -1,4 +1,5 @@
-// Owns the choice of token-state backend at start-up, and the in-memory one (the only kind until issue 16).
+// Owns the choice of token-state backend at start-up, and the in-memory one.
+import type { Log } from '../shared/log.js'
 import { MemoryExpiringSet } from './expiring-set.js'
 import { MemoryLockoutStore } from './memory-lockouts.js'
 import { MemoryRefreshFamilies } from './memory-refresh-families.js'
@@ -21,9 +22,21 @@ export function memoryBackend (clock: () => number = Date.now): TokenStateBacken
   }
 }
 
+/** What a shared backend needs to reach its store (STATE_STORE=redis). */
+export interface BackendOptions {
+  redis?: { url: string, timeoutMs: number, prefix?: string, rateLimitUrl?: string }
+  log?: Pick<Log, 'warn' | 'info'>
+}
+
 /** Opens the backend of the given kind. */
-export async function openTokenStateBackend (kind: TokenStateKind, clock: () => number): Promise<TokenStateBackend> {
+export async function openTokenStateBackend (kind: TokenStateKind, clock: () => number, opts: BackendOptions = {}): Promise<TokenStateBackend> {
   switch (kind) {
     case 'memory': return memoryBackend(clock)
+    case 'redis': {
+      if (opts.redis === undefined) throw new Error('the redis token-state backend needs REDIS_URL')
+      // Loaded only when chosen: the default start does not pay for the Redis client.
+      const { redisBackend } = await import('./redis-state.js')
+      return await redisBackend({ ...opts.redis, ...(opts.log === undefined ? {} : { log: opts.log }) }, clock)
+    }
   }
 }

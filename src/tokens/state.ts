@@ -96,8 +96,8 @@ export interface LockoutStore {
  */
 export type RateLimitStoreOptions = Pick<RateLimitPluginOptions, 'store' | 'redis' | 'nameSpace'>
 
-/** The backends that exist; 'sqlite' and 'redis' come with issue 16. */
-export type TokenStateKind = 'memory'
+/** The backends that exist; 'sqlite' comes with issue 16. */
+export type TokenStateKind = 'memory' | 'redis'
 
 /** Every piece of token state, from one backend chosen at start-up. */
 export interface TokenStateBackend {
@@ -107,6 +107,11 @@ export interface TokenStateBackend {
   readonly usedAssertions: UsedAssertions
   readonly lockouts: LockoutStore
   readonly rateLimits: RateLimitStoreOptions
+  /**
+   * For /ready: 'ok', or why the backend serves in part (e.g. 'degraded: ...' while a shared store is unreachable).
+   * Absent for a backend that is always whole (memory).
+   */
+  readonly status?: () => string
   /** Releases what the backend holds open (connections, files); the state itself stays. */
   close: () => Promise<void>
 }
