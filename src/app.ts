@@ -13,10 +13,12 @@ import type { TokenStateBackend } from './tokens/state.js'
 import type { Scope } from './tokens/claims.js'
 import type { VerificationRules } from './verifier/rules.js'
 import ops from './ops/plugin.js'
-import { openApiOptions } from './ops/docs.js'
+import { openApiOptions, OpenApiTransforms } from './ops/docs.js'
 import oauth from './oauth/plugin.js'
 import { loadTrustedIssuers } from './oauth/trusted-issuers.js'
 import featureApi, { featureStore } from './features/plugin.js'
+import type { FeatureStore } from './features/store.js'
+import { openStateStores } from './state-store.js'
 
 const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
   'features:read': 'read your organization\'s features',
@@ -30,6 +32,8 @@ export interface AppDeps {
   logStream?: DestinationStream
   /** A token-state backend opened (and closed) by the caller, e.g. shared by several instances in one test. */
   tokenState?: TokenStateBackend
+  /** A feature store opened (and closed) by the caller: another backend than the embedded one, e.g. in a test. */
+  featureStore?: FeatureStore
 }
 
 /** The rules the in-process guard applies; remote verifiers configure the same ones. */
@@ -57,20 +61,33 @@ export interface GeotokenOptions { config: Config, deps?: AppDeps }
 export const geotoken = fp(async function geotoken (app: FastifyInstance, { config, deps = {} }: GeotokenOptions) {
   const clock = deps.clock ?? Date.now
   // Collects every route's schemas: the OpenAPI document at /features/api (the OGC service-desc) and /docs/json.
-  await app.register(swagger, openApiOptions(config.ISSUER, SCOPE_DESCRIPTIONS, () => app.features.collections()))
+  const openApi = new OpenApiTransforms()
+  await app.register(swagger, openApiOptions(config.ISSUER, SCOPE_DESCRIPTIONS, openApi))
   // Security headers, closing/overload 503s, app.metrics and app.readiness, /health, /ready, /docs: before every other route and hook.
   await app.register(ops, {
     metricsToken: config.METRICS_TOKEN, issuer: config.ISSUER,
     overload: { maxEventLoopDelayMs: config.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, maxHeapUsedMb: config.OVERLOAD_MAX_HEAP_USED_MB, retryAfterS: config.OVERLOAD_RETRY_AFTER_S }
   })
 
-  // The domain stores: the key ring, the client registry, the token state.
-  await app.register(keyStore, {
-    dir: config.KEYS_DIR, keySize: config.KEY_SIZE, retentionMs: retentionMs(config), pollMs: config.RELOAD_INTERVAL_MS, clock,
-    readiness: app.readiness, metrics: app.metrics.registry
+  // The domain stores: the key ring, the client registry (files, or Redis with STATE_STORE=redis), the token state.
+  const stores = await openStateStores(config, app.log, { subscribe: true })
+  app.addHook('onClose', async () => { await stores.close() })
+  try {
+    await app.register(keyStore, {
+      dir: config.KEYS_DIR, source: stores.ring, keySize: config.KEY_SIZE, retentionMs: retentionMs(config), pollMs: config.RELOAD_INTERVAL_MS, clock,
+      readiness: app.readiness, metrics: app.metrics.registry, label: stores.redis ? 'the key ring in Redis' : 'keyring.json'
+    })
+    await app.register(clientStore, { dir: config.DATA_DIR, ...(stores.redis ? { source: stores.clients } : {}), pollMs: config.RELOAD_INTERVAL_MS, readiness: app.readiness })
+  } catch (err) {
+    // A start that fails here (a KEK that does not open the ring) never reaches close(): the connections would stay.
+    await stores.close()
+    throw err
+  }
+  await app.register(tokenState, {
+    clock, idleS: config.REFRESH_TOKEN_IDLE_S, absoluteS: config.REFRESH_TOKEN_ABSOLUTE_S, store: config.STATE_STORE, dataDir: config.DATA_DIR, readiness: app.readiness,
+    ...(config.STATE_STORE === 'redis' ? { redis: { url: config.REDIS_URL, rateLimitUrl: config.REDIS_RATE_LIMIT_URL, timeoutMs: config.REDIS_TIMEOUT_MS } } : {}),
+    ...(deps.tokenState === undefined ? {} : { backend: deps.tokenState })
   })
-  await app.register(clientStore, { dir: config.DATA_DIR, pollMs: config.RELOAD_INTERVAL_MS, readiness: app.readiness })
-  await app.register(tokenState, { clock, store: config.STATE_STORE, dataDir: config.DATA_DIR, idleS: config.REFRESH_TOKEN_IDLE_S, absoluteS: config.REFRESH_TOKEN_ABSOLUTE_S, ...(deps.tokenState === undefined ? {} : { backend: deps.tokenState }) })
 
   // The authorization server: /oauth/*, /.well-known/*.
   await app.register(oauth, {
@@ -84,10 +101,12 @@ export const geotoken = fp(async function geotoken (app: FastifyInstance, { conf
   })
 
   // The feature store and the OGC API - Features over it: /features/*.
-  await app.register(featureStore, { dir: join(config.DATA_DIR, 'features'), seedFile: config.SEED_FILE, compactBytes: config.FEATURE_JOURNAL_MAX_MB * 2 ** 20 })
-  app.readiness.add('features', () => app.features.status())
+  await app.register(featureStore, {
+    dir: join(config.DATA_DIR, 'features'), seedFile: config.SEED_FILE, compactBytes: config.FEATURE_JOURNAL_MAX_MB * 2 ** 20,
+    ...(deps.featureStore === undefined ? {} : { store: deps.featureStore })
+  })
   await app.register(featureApi, {
-    prefix: '/features', rules: verificationRules(config), base: `${config.ISSUER}/features`,
+    prefix: '/features', rules: verificationRules(config), base: `${config.ISSUER}/features`, openApi,
     corsOrigins: config.CORS_ORIGINS === '' ? [] : config.CORS_ORIGINS.split(',').map(o => o.trim())
   })
 }, { name: 'geotoken', fastify: '5.x' })

@@ -15,14 +15,22 @@ export type EndpointOptions = TokenRouteOptions & RevokeOptions & IntrospectOpti
 }
 
 /**
- * Retry-After of a 503 from this scope (the token state or an identity provider unavailable): long enough for an
- * operator's alert to fire before every client retries, short enough that a passing fault costs a few seconds.
+ * Retry-After of a 503 from this scope unless the error says otherwise (the embedded token state or an identity
+ * provider unavailable): long enough for an operator's alert to fire before every client retries, short enough
+ * that a passing fault costs a few seconds.
  */
 const RETRY_AFTER_S = 5
+/** Retry-After of a 503 while Redis is unreachable: the client reconnects within about a second. */
+const STATE_RETRY_AFTER_S = 2
 
 /** Maps any error raised in this scope to an RFC 6749 §5.2 answer; framework errors become invalid_request. */
 function toOAuthError (err: FastifyError | OAuthError): OAuthError {
   if (err instanceof OAuthError) return err
+  // The shared token state is unreachable or slow: nothing was decided, the client may retry (RFC 6749 §5.2 has no
+  // 503, so the §4.1.2.1 code, with the status and Retry-After that say when).
+  if (err.code === 'APP_REDIS_UNAVAILABLE') {
+    return new OAuthError('temporarily_unavailable', 'the token service cannot reach its state store; retry shortly', 503, err.message, STATE_RETRY_AFTER_S)
+  }
   if (err.code === 'FST_ERR_VALIDATION') {
     const v = err.validation?.[0]
     const param = v?.instancePath.slice(1) || (v?.params as { missingProperty?: string } | undefined)?.missingProperty
@@ -57,7 +65,7 @@ function oauthErrorHandler (error: FastifyError, request: FastifyRequest, reply:
   if (oauth.error === 'invalid_client') reply.header('www-authenticate', 'Basic realm="geotoken", charset="UTF-8"')
   if (oauth.statusCode === 503) {
     if ((error as { code?: string }).code === 'APP_TOKEN_STATE_UNAVAILABLE') request.log.error({ event: 'token_state.unavailable', err: error }, 'token state unavailable: answered 503')
-    reply.header('retry-after', String(RETRY_AFTER_S))
+    reply.header('retry-after', String(oauth.retryAfterS ?? RETRY_AFTER_S))
   }
   // RFC 6749 §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E only; a reflected parameter may hold anything.
   return reply.code(oauth.statusCode).send({ error: oauth.error, error_description: oauth.message.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '?') })
@@ -67,6 +75,15 @@ export default async function oauthEndpoints (app: FastifyInstance, opts: Endpoi
   // RFC 6749 §3.2: form parameters only, so no other body parser exists in this scope.
   app.removeAllContentTypeParsers()
   await app.register(formbody, { bodyLimit: 8192 })
+  // Before the limits, which authenticate first: a client added on another instance a moment ago (STATE_STORE=redis)
+  // is looked up in the store rather than refused. A known client costs one Map look-up and no promise.
+  app.addHook('preHandler', (request, _reply, done) => {
+    const clientId = presentedClientId(request)
+    if (clientId === undefined || app.clients.directory.get(clientId) !== undefined) { done(); return }
+    app.clients.lookup(clientId).then(ok => {
+      done(ok ? undefined : new OAuthError('temporarily_unavailable', 'the client registry cannot be reached; retry shortly', 503, `client ${clientId} unknown here and the store did not answer`, STATE_RETRY_AFTER_S))
+    }, done)
+  })
   if (opts.limits !== undefined) await app.register(tokenLimits, opts.limits)
 
   app.addHook('onSend', (_request, reply, payload, done) => {

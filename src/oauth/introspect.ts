@@ -1,7 +1,7 @@
 // POST /oauth/introspect (RFC 7662): whether a token is active, for authenticated clients.
 import type { FastifyInstance } from 'fastify'
 import type { RefreshTokens } from '../tokens/refresh-tokens.js'
-import type { TokenVerifier } from '../verifier/verify.js'
+import type { TokenVerifier } from '../verifier/core.js'
 import { authenticatedClient } from './client-auth.js'
 import { IntrospectionSchema, OAuthErrorSchema, TokenHintRequestSchema, type Introspection, type TokenHintRequest } from './schemas.js'
 

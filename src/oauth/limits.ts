@@ -119,6 +119,15 @@ export default fp(async function tokenLimits (app: FastifyInstance, opts: TokenL
     const outcome = authenticationOutcome(request)
     const clientId = presentedClientId(request)
     if (outcome === undefined || clientId === undefined) return
+    // The answer is decided: a count the store cannot take now (Redis down) is lost rather than turning it into an
+    // error. Only counts are lost: while the store is down the preHandler above refuses every request anyway.
+    try { await countOutcome(request, outcome, clientId) } catch (err) {
+      if ((err as { code?: string }).code !== 'APP_REDIS_UNAVAILABLE') throw err
+      request.log.warn({ event: 'lockout.uncounted', client_id: clientId, err: (err as Error).message }, 'authentication outcome not counted: the token state store is unavailable')
+    }
+  })
+
+  const countOutcome = async (request: FastifyRequest, outcome: NonNullable<ReturnType<typeof authenticationOutcome>>, clientId: string): Promise<void> => {
     if (!(outcome instanceof OAuthError)) { await lockout.succeed(clientId, request.ip); return }
     if (outcome.error !== 'invalid_client') return
     const { sourceMs, clientMs } = await lockout.fail(clientId, request.ip)
@@ -129,5 +138,5 @@ export default fp(async function tokenLimits (app: FastifyInstance, opts: TokenL
         detail: clientMs > sourceMs ? 'per-client failure budget spent: sources new to this client wait' : 'this source waits for this client'
       })
     }
-  })
+  }
 }, { name: 'geotoken-token-limits', fastify: '5.x' })

@@ -6,6 +6,10 @@ export const KeyStoreCorrupt = createError('APP_KEYS_CORRUPT', 'key store %s is 
 export const StoreLocked = createError('APP_STORE_LOCKED', '%s is locked by another process (%s)', 500)
 export const ClientStoreCorrupt = createError('APP_CLIENTS_CORRUPT', 'client store %s is unreadable or corrupt: %s', 500)
 export const ClientInvalid = createError('APP_CLIENTS_INVALID', 'invalid client: %s', 500)
+export const KekInvalid = createError('APP_KEK_INVALID', 'key-encryption key: %s', 500)
+export const KekMismatch = createError('APP_KEK_MISMATCH', 'key-encryption key: %s', 500)
+/** A compare-and-set on a Redis document lost: another writer changed it since it was read. */
+export const StoreConflict = createError('APP_STORE_CONFLICT', '%s changed while this command ran (%s): nothing was written', 409)
 
 export const JwksUnavailable = createError('APP_JWKS_UNAVAILABLE', 'key set %s is unavailable: %s', 503)
 export const VerifierOptionsInvalid = createError('APP_VERIFIER_OPTIONS', 'geotoken verifier: %s', 500)
@@ -20,6 +24,11 @@ export const TrustedIssuersInvalid = createError('APP_TRUSTED_ISSUERS_INVALID', 
 export const TokenStateUnavailable = createError('APP_TOKEN_STATE_UNAVAILABLE', 'the token state store cannot answer: %s', 503)
 /** The token-state store cannot be opened at start-up: not a database, damaged, or written by a newer geotoken. */
 export const TokenStateCorrupt = createError('APP_TOKEN_STATE_CORRUPT', 'token state store %s cannot be opened: %s', 500)
+/**
+ * Redis did not answer in time, refused the command for a passing reason (loading, read-only replica, persistence
+ * failing), or is not connected. Retryable: the caller answers 503 with Retry-After, never 500.
+ */
+export const RedisUnavailable = createError('APP_REDIS_UNAVAILABLE', 'Redis is unavailable: %s', 503)
 
 export const FeatureStoreCorrupt = createError('APP_FEATURES_CORRUPT', 'feature store %s is damaged: %s', 500)
 /** The feature store has one writer: a second process on the same directory (the same DATA_DIR) is refused at start-up. */
@@ -50,11 +59,24 @@ export class Problem extends Error {
 
 export const notFound = (detail: string): Problem => new Problem(404, 'Not Found', detail)
 export const badParameter = (param: string, detail: string): Problem => new Problem(400, 'Bad Request', `${param}: ${detail}`, param)
-/** 412 for an If-Match that did not match; a list of only weak tags can never match, and is told so. */
-export const preconditionFailed = (ifMatch?: string): Problem => new Problem(412, 'Precondition Failed',
-  ifMatch !== undefined && ifMatch.split(',').every(tag => tag.trim().startsWith('W/'))
-    ? 'If-Match carries only weak ETags (W/"…"), and a weak ETag never matches If-Match (RFC 9110 §13.1.1, strong comparison): send the ETag header of the feature as it is (geotoken\'s ETags are strong)'
-    : 'the feature has changed since the ETag in If-Match: fetch it again and reapply your change')
+
+/** A feature store's answer for a feature its org does not have (missing, or another org's): 404. */
+export class FeatureNotFound extends Problem {
+  readonly code = 'APP_FEATURES_NOT_FOUND'
+  constructor (collection: string, id: string) {
+    super(404, 'Not Found', `no feature ${id} in collection ${collection}`)
+  }
+}
+
+/** A feature store's answer for an If-Match that did not match; a list of only weak tags never can, and is told so. */
+export class FeaturePreconditionFailed extends Problem {
+  readonly code = 'APP_FEATURES_PRECONDITION_FAILED'
+  constructor (ifMatch?: string) {
+    super(412, 'Precondition Failed', ifMatch !== undefined && ifMatch.split(',').every(tag => tag.trim().startsWith('W/'))
+      ? 'If-Match carries only weak ETags (W/"…"), and a weak ETag never matches If-Match (RFC 9110 §13.1.1, strong comparison): send the ETag header of the feature as it is (geotoken\'s ETags are strong)'
+      : 'the feature has changed since the ETag in If-Match: fetch it again and reapply your change')
+  }
+}
 
 /** RFC 6749 §5.2 and RFC 6750 §3.1 error codes. */
 export type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client'
@@ -69,12 +91,15 @@ export class OAuthError extends Error {
   readonly error: OAuthErrorCode
   readonly statusCode: number
   readonly detail: string | undefined
+  /** Seconds before a retry may succeed: sent as Retry-After (a 503 temporarily_unavailable). */
+  readonly retryAfterS: number | undefined
 
-  constructor (error: OAuthErrorCode, description: string, statusCode = 400, detail?: string) {
+  constructor (error: OAuthErrorCode, description: string, statusCode = 400, detail?: string, retryAfterS?: number) {
     super(description)
     this.name = 'OAuthError'
     this.error = error
     this.statusCode = statusCode
     this.detail = detail
+    this.retryAfterS = retryAfterS
   }
 }

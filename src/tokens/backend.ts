@@ -29,13 +29,22 @@ export interface OpenBackendOptions {
   /** DATA_DIR: the embedded store's file is DATA_DIR/token-state.sqlite. */
   dataDir: string
   clock: () => number
-  log?: Pick<Log, 'warn'>
+  /** Where the redis store is (REDIS_URL, its timeout, an optional second Redis for rate limits). */
+  redis?: { url: string, timeoutMs: number, prefix?: string, rateLimitUrl?: string }
+  log?: Pick<Log, 'warn' | 'info'>
 }
 
 /** Opens the backend STATE_STORE names; each value is one case here. */
 export async function openTokenStateBackend (opts: OpenBackendOptions): Promise<TokenStateBackend> {
+  const log = opts.log === undefined ? {} : { log: opts.log }
   switch (opts.store) {
-    case 'embedded': return openSqliteBackend({ file: join(opts.dataDir, TOKEN_STATE_FILE), clock: opts.clock, ...(opts.log === undefined ? {} : { log: opts.log }) })
+    case 'embedded': return openSqliteBackend({ file: join(opts.dataDir, TOKEN_STATE_FILE), clock: opts.clock, ...log })
     case 'memory': return memoryBackend(opts.clock)
+    case 'redis': {
+      if (opts.redis === undefined) throw new Error('the redis token-state backend needs REDIS_URL')
+      // Loaded only when chosen: the default start does not pay for the Redis client.
+      const { redisBackend } = await import('./redis-state.js')
+      return await redisBackend({ ...opts.redis, ...log }, opts.clock)
+    }
   }
 }

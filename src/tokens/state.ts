@@ -102,13 +102,14 @@ export type RateLimitStoreOptions = Pick<RateLimitPluginOptions, 'store' | 'redi
 
 /**
  * Where token state lives, the STATE_STORE setting: 'embedded' is SQLite in DATA_DIR (the default: durable),
- * 'memory' keeps nothing on disk and forgets everything on restart (tests, benchmarks). 'redis' comes with issue 16.
+ * 'memory' keeps nothing on disk and forgets everything on restart (tests, benchmarks), 'redis' is shared by every
+ * instance (REDIS_URL).
  */
-export const STATE_STORES = ['embedded', 'memory'] as const
+export const STATE_STORES = ['embedded', 'memory', 'redis'] as const
 export type StateStore = typeof STATE_STORES[number]
 
-/** The backends that exist, as a backend names itself; 'redis' comes with issue 16. */
-export type TokenStateKind = 'memory' | 'sqlite'
+/** The backends that exist, as a backend names itself. */
+export type TokenStateKind = 'memory' | 'sqlite' | 'redis'
 
 /** Every piece of token state, from one backend chosen at start-up. */
 export interface TokenStateBackend {
@@ -118,6 +119,11 @@ export interface TokenStateBackend {
   readonly usedAssertions: UsedAssertions
   readonly lockouts: LockoutStore
   readonly rateLimits: RateLimitStoreOptions
+  /**
+   * For /ready: 'ok', or why the backend serves in part (e.g. 'degraded: ...' while a shared store is unreachable).
+   * Absent for a backend that is always whole (memory).
+   */
+  readonly status?: () => string
   /** Releases what the backend holds open (connections, files); the state itself stays. */
   close: () => Promise<void>
 }

@@ -9,6 +9,16 @@ import { addClient, emptyClients, serializeClients, type ClientsFile } from '../
 import { serializeRing, type KeyRing } from '../../src/keys/keyring.js'
 import { newRingKey } from '../../src/keys/generate.js'
 import { updateClients } from '../../src/clients/store.js'
+import type { FeatureStore } from '../../src/features/store.js'
+import type { ContractSeed, StoreFactory } from '../features/store-contract.js'
+import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import { loadKek } from '../../src/keys/kek.js'
+import { redisRingSource } from '../../src/keys/redis-ring.js'
+import { redisClientSource } from '../../src/clients/redis-clients.js'
 
 type Tap = Pick<Test, 'testdir' | 'teardown'>
 
@@ -86,15 +96,63 @@ export async function build (t: Tap, env: Record<string, string> = {}, deps: App
     keys: { 'keyring.json': serializeRing(await testRing()) },
     data: { 'clients.json': serializeClients(file), 'seed.geojson': smallSeed() }
   })
-  const config = loadConfig({ KEYS_DIR: `${root}/keys`, DATA_DIR: `${root}/data`, SEED_FILE: `${root}/data/seed.geojson`, ISSUER: 'http://geotoken.test', LOG_LEVEL: 'info', ...env })
+  const config = loadConfig({
+    KEYS_DIR: `${root}/keys`, DATA_DIR: `${root}/data`, SEED_FILE: `${root}/data/seed.geojson`, ISSUER: 'http://geotoken.test', LOG_LEVEL: 'info',
+    ...(env.STATE_STORE === 'redis' ? { KEY_ENCRYPTION_KEY: TEST_KEK } : {}), ...env
+  })
+  // With STATE_STORE=redis the ring and the clients live in Redis: this test's replace whatever an earlier test left.
+  if (config.STATE_STORE === 'redis') await seedRedis(config, await testRing(), file)
   const logs: string[] = []
   const logStream = new Writable({ write (chunk, _enc, cb) { logs.push(String(chunk)); cb() } })
+  if (deps.featureStore === undefined) {
+    const featureStore = await testFeatureBackend(t, config.SEED_FILE)
+    if (featureStore !== undefined) deps = { ...deps, featureStore }
+  }
   const app = Fastify(serverOptions(config, { logStream, ...deps }))
   before?.(app)
   await app.register(geotoken, { config, deps: { logStream, ...deps } })
   t.teardown(() => app.close())
   const [acme, globex, acmeReader, acmeFederated, resourceServer] = clients as [TestClient, TestClient, TestClient, TestClient, TestClient]
   return { app, config, logs, keysDir: `${root}/keys`, dataDir: `${root}/data`, clients: { acme, globex, acmeReader, acmeFederated, resourceServer } }
+}
+
+/**
+ * The feature backend the HTTP suites run on: the embedded one (undefined: the app opens it from SEED_FILE), or
+ * TEST_FEATURE_BACKEND's, a module whose default export is a StoreFactory (test/features/store-contract.ts) given
+ * the same seed. E.g. `TEST_FEATURE_BACKEND=./test/helpers/postgis-backend.ts npx tap test/features/ogc-conformance.test.ts`.
+ */
+async function testFeatureBackend (t: Tap, seedFile: string): Promise<FeatureStore | undefined> {
+  const backend = process.env.TEST_FEATURE_BACKEND
+  if (backend === undefined || backend === '') return undefined
+  const open = (await import(resolve(backend)) as { default: StoreFactory }).default
+  const seed: ContractSeed = { collections: [], features: [] }
+  if (seedFile !== '') {
+    const fc = JSON.parse(await readFile(seedFile, 'utf8')) as { collections: ContractSeed['collections'], features: Array<Record<string, unknown>> }
+    seed.collections = fc.collections
+    seed.features = fc.features.map(({ org, collection, id, ...feature }) => ({
+      org: org as string, collection: collection as string, feature: { ...feature, id: String(id ?? randomUUID()) } as ContractSeed['features'][number]['feature']
+    }))
+  }
+  const store = await open(t as Test, seed)
+  // The app never closes a store it was given: the test does, when it ends.
+  t.teardown(async () => { await store.close() })
+  return store
+}
+
+/** The key-encryption key of every STATE_STORE=redis app a test builds (one per process, like the test ring). */
+export const TEST_KEK = randomBytes(32).toString('base64')
+
+/** Writes `ring` and `clients` into the Redis of `config`, over whatever is there. */
+export async function seedRedis (config: Config, ring: KeyRing, clients: ClientsFile): Promise<void> {
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 })
+  redis.on('error', () => {})
+  try {
+    const quiet = { info () {}, warn () {}, error () {} }
+    await redisRingSource(redis, await loadKek(config), quiet).update(async () => ({ ring, result: null }))
+    await redisClientSource(redis, quiet).update(() => ({ file: clients, result: null }))
+  } finally {
+    redis.disconnect()
+  }
 }
 
 export const form = { 'content-type': 'application/x-www-form-urlencoded' }
