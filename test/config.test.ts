@@ -50,7 +50,7 @@ t.test('issue 16: STATE_STORE=redis needs REDIS_URL, whose value (it may hold a 
   t.notMatch(message, 's3cret')
   // The key ring lives in Redis too, so a key-encryption key is part of a valid Redis configuration.
   t.match(loadConfig({ STATE_STORE: 'redis', REDIS_URL: 'redis://:s3cret@127.0.0.1:6379/0', KEY_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64') }), { STATE_STORE: 'redis', REDIS_TIMEOUT_MS: 500 })
-  t.equal(loadConfig({}).STATE_STORE, 'memory', 'the zero-config start does not need Redis')
+  t.equal(loadConfig({}).STATE_STORE, 'embedded', 'the zero-config start does not need Redis')
 })
 
 t.test('issue 16: STATE_STORE=redis needs exactly one key-encryption key; the key and the URL are never echoed', async t => {
@@ -59,7 +59,7 @@ t.test('issue 16: STATE_STORE=redis needs exactly one key-encryption key; the ke
   t.throws(() => loadConfig({ STATE_STORE: 'redis', REDIS_URL: 'redis://h:6379' }), { code: 'APP_CONFIG_INVALID', message: /needs a key-encryption key/ })
   t.throws(() => loadConfig({ STATE_STORE: 'redis', REDIS_URL: 'redis://h:6379', KEY_ENCRYPTION_KEY: kek, KEY_ENCRYPTION_KEY_FILE: '/k' }), { message: /both set: set only one/ })
   t.match(loadConfig({ STATE_STORE: 'redis', REDIS_URL: 'redis://h:6379', KEY_ENCRYPTION_KEY_FILE: '/run/secrets/kek' }), { STATE_STORE: 'redis' })
-  t.match(loadConfig({ KEY_ENCRYPTION_KEY: kek }), { STATE_STORE: 'memory' }, 'ignored without Redis')
+  t.match(loadConfig({ KEY_ENCRYPTION_KEY: kek }), { STATE_STORE: 'embedded' }, 'ignored without Redis')
   for (const [name, value] of [['KEY_ENCRYPTION_KEY', kek.slice(0, 40)], ['REDIS_URL', 'http://:pw@cache:6379']]) {
     const message = (() => { try { loadConfig({ [name as string]: value }) } catch (err) { return (err as Error).message } return '' })()
     t.match(message, `${name as string}=(hidden)`)

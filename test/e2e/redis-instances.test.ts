@@ -33,8 +33,11 @@ async function token (app: FastifyInstance, client: { client_id: string, client_
 
 const kidOf = (jwt: string): string => (JSON.parse(Buffer.from(jwt.split('.')[0] as string, 'base64url').toString()) as { kid: string }).kid
 
-const a = await redisInstance(t, redis, env)
-const b = await redisInstance(t, redis, env)
+// The commands get a DATA_DIR that does not exist (they must not need one); each instance gets its own, where only
+// its embedded feature store lives (one writer per directory).
+const { DATA_DIR: _commandsOnly, ...instanceEnv } = env
+const a = await redisInstance(t, redis, instanceEnv)
+const b = await redisInstance(t, redis, instanceEnv)
 
 t.test('two instances started on an empty Redis share one key ring', async t => {
   t.equal(a.app.keys.view.signing.kid, b.app.keys.view.signing.kid)
