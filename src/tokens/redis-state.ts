@@ -235,7 +235,7 @@ export async function redisBackend (opts: RedisStateOptions, clock: () => number
       const rates = counting === undefined ? undefined : failing(counters, counterCalls)
       if (state === undefined && rates === undefined) return copy
       const why = [state === undefined ? [] : [`Redis unavailable: ${state}`], rates === undefined ? [] : [`rate-limit Redis unavailable: ${rates}`]].flat().join('; ')
-      return `degraded: ${why}; token, revocation and introspection answer 503; ${copy === 'ok' ? 'the deny-list copy follows Redis' : copy.replace(/^degraded: /, '')}`
+      return `degraded: ${why}; the token and revocation endpoints answer 503, guarded routes and access-token introspection verify from the local copy; ${copy === 'ok' ? 'the deny-list copy follows Redis' : copy.replace(/^degraded: /, '')}`
     },
     close
   }
