@@ -23,7 +23,9 @@ export default async function introspectRoute (app: FastifyInstance, opts: Intro
     const { token } = request.body
     const client = authenticatedClient(request, app.clients.directory, opts.clock())
     const now = opts.clock()
-    const refresh = await opts.refreshTokens.inspect(token, client.client_id, now)
+    // A refresh token is opaque base64url, never a JWT: an access token (three dot-separated parts) is answered
+    // without asking the refresh store, so access-token introspection needs only the local deny-list copy.
+    const refresh = token.includes('.') ? undefined : await opts.refreshTokens.inspect(token, client.client_id, now)
     if (refresh !== undefined) {
       return { active: true, token_type: 'refresh_token', scope: refresh.scope, client_id: refresh.clientId, sub: refresh.subject, org: refresh.org, exp: Math.floor(refresh.expiresAtMs / 1000) }
     }

@@ -104,9 +104,10 @@ export async function redisCall<T> (call: () => Promise<T>): Promise<T> {
 }
 
 /**
- * redisCall that remembers whether calls are failing for want of Redis, for readiness. A frozen Redis keeps its
- * connections open, so only the calls tell; once one fails, `probe` (a PING) runs every PROBE_MS until one
- * succeeds, so readiness recovers without waiting for traffic. It stops there: the data itself is pushed.
+ * redisCall with a circuit breaker. A frozen Redis keeps its connections open, so only the calls tell: once one
+ * fails for want of Redis, every call fails at once (APP_REDIS_UNAVAILABLE) instead of each waiting out the
+ * timeout, and `probe` (a PING) runs every PROBE_MS until one succeeds, which closes the circuit again (also
+ * without traffic, for readiness). It stops there: the data itself is pushed.
  */
 export class RedisCalls {
   #failure: string | undefined
@@ -122,6 +123,7 @@ export class RedisCalls {
   }
 
   readonly run = async <T>(call: () => Promise<T>): Promise<T> => {
+    this.throwIfOpen()
     try {
       const result = await redisCall(call)
       this.succeeded()
@@ -130,6 +132,11 @@ export class RedisCalls {
       if ((err as { code?: string }).code === 'APP_REDIS_UNAVAILABLE') this.failed(err as Error)
       throw err
     }
+  }
+
+  /** Throws APP_REDIS_UNAVAILABLE while the circuit is open (a recent call failed and no probe has succeeded since). */
+  throwIfOpen (): void {
+    if (this.#failure !== undefined) throw new RedisUnavailable(`${this.#failure} (not retried until Redis answers a probe)`)
   }
 
   /** Records a failure seen outside `run` (e.g. in a store that reports through callbacks). */

@@ -165,9 +165,14 @@ function sharedRateLimitStore (client: Redis, calls: RedisCalls, nameSpace: stri
     calls.failed(unavailable)
     cb(unavailable)
   }
+  // The same circuit breaker as every other call (RedisCalls): while open, no counter waits out the timeout.
+  const guarded = (cb: StoreCallback, call: () => void): void => {
+    try { calls.throwIfOpen() } catch (err) { cb(err as Error); return }
+    call()
+  }
   const wrap = (inner: PluginStore): FastifyRateLimitStore & Pick<PluginStore, 'read'> => ({
-    incr: (key, cb, timeWindow, max) => { inner.incr(key, typed(cb), timeWindow, max) },
-    read: (key, cb, timeWindow, max) => { inner.read(key, typed(cb), timeWindow, max) },
+    incr: (key, cb, timeWindow, max) => { guarded(cb, () => { inner.incr(key, typed(cb), timeWindow, max) }) },
+    read: (key, cb, timeWindow, max) => { guarded(cb, () => { inner.read(key, typed(cb), timeWindow, max) }) },
     child: routeOptions => wrap(inner.child(routeOptions))
   })
   return class SharedRateLimitStore {
@@ -230,7 +235,7 @@ export async function redisBackend (opts: RedisStateOptions, clock: () => number
       const rates = counting === undefined ? undefined : failing(counters, counterCalls)
       if (state === undefined && rates === undefined) return copy
       const why = [state === undefined ? [] : [`Redis unavailable: ${state}`], rates === undefined ? [] : [`rate-limit Redis unavailable: ${rates}`]].flat().join('; ')
-      return `degraded: ${why}; token, revocation and introspection answer 503; ${copy === 'ok' ? 'the deny-list copy follows Redis' : copy.replace(/^degraded: /, '')}`
+      return `degraded: ${why}; the token and revocation endpoints answer 503, guarded routes and access-token introspection verify from the local copy; ${copy === 'ok' ? 'the deny-list copy follows Redis' : copy.replace(/^degraded: /, '')}`
     },
     close
   }

@@ -1,7 +1,8 @@
 // Issue 16: the service on STATE_STORE=redis, as instances in one process sharing one real redis-server. Rate
-// limits and lockouts hold once across instances; with Redis killed or frozen the token, revocation and
-// introspection endpoints answer 503 temporarily_unavailable with Retry-After (never 500, never a hang) while the
-// guard keeps verifying from its local deny-list copy and /ready says degraded; after a restart the service recovers
+// limits and lockouts hold once across instances; with Redis killed or frozen the token and revocation endpoints
+// (and introspection of refresh tokens) answer 503 temporarily_unavailable with Retry-After (never 500, never a
+// hang) while the guard and access-token introspection keep verifying from the local deny-list copy and /ready
+// says degraded; after a restart the service recovers
 // within seconds and nothing Redis acknowledged (appendfsync always) is lost, as a fresh instance shows.
 import t, { type Test } from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
@@ -95,7 +96,16 @@ t.test('Redis killed, frozen and restarted: documented 503s, the guard keeps ver
     await expect503(`${label} refresh_token`, async () => await refresh(b, fed, r2))
     await expect503(`${label} jwt-bearer`, async () => await exchange(a.app, fed, await assertion(idp)))
     await expect503(`${label} revoke`, async () => await post(b, a.clients.acme, 'revoke', `token=${kept}`))
-    await expect503(`${label} introspect`, async () => await post(a.app, a.clients.resourceServer, 'introspect', `token=${kept}`))
+    await expect503(`${label} introspect (refresh token)`, async () => await post(a.app, fed, 'introspect', `token=${r2}`))
+    const introspect = async (token: string): Promise<{ status: number, active: unknown, ms: number }> => {
+      const started = Date.now()
+      const res = await post(a.app, a.clients.resourceServer, 'introspect', `token=${token}`)
+      return { status: res.statusCode, active: res.json().active, ms: Date.now() - started }
+    }
+    const live = await introspect(kept)
+    t.match(live, { status: 200, active: true }, `${label}: introspection of an access token still answers (${live.ms} ms)`)
+    t.ok(live.ms < 2 * TIMEOUT_MS + 1000, `${label}: within the timeouts`)
+    t.match(await introspect(revoked), { status: 200, active: false }, `${label}: and a revoked one is inactive (local copy)`)
     t.equal(await items(a.app, kept), 200, `${label}: a valid token still verifies`)
     t.equal(await items(b, kept), 200, `${label}: on both instances`)
     t.equal(await items(b, revoked), 401, `${label}: a token revoked before the outage is still refused (local copy)`)
@@ -190,6 +200,9 @@ t.test('Redis restarted under load: only 200 or the documented 503 at the token 
       count(seen.token, issued.statusCode)
       if (issued.statusCode === 503 && issued.headers['retry-after'] === undefined) count(seen.token, -1)
       count(seen.items, guarded)
+      // inject() of an answer that needs no I/O (a 503 from the open circuit) completes in microtasks alone: yield to
+      // the event loop as real sockets would, or the loops starve the timers that reconnect to Redis.
+      await new Promise(resolve => setImmediate(resolve))
     }
   }
   const loops = Array.from({ length: 8 }, (_, i) => loop(i % 2 === 0 ? a.app : b))

@@ -113,7 +113,7 @@ t.test('after a reconnection the local copy is reloaded whole: an announcement i
 })
 
 t.test('a Redis that refuses writes for a passing reason (OOM at maxmemory) is unavailable, not a bug: APP_REDIS_UNAVAILABLE', async t => {
-  const backend = await open()
+  const backend = await open() as TokenStateBackend & { status: () => string }
   t.teardown(async () => { await backend.close() })
   const raw = new Redis(redis.url)
   t.teardown(async () => { await raw.config('SET', 'maxmemory', '0'); await raw.quit() })
@@ -123,7 +123,10 @@ t.test('a Redis that refuses writes for a passing reason (OOM at maxmemory) is u
   // (Redis 7 lets a script without flags write past maxmemory: only the plain SET is refused here.)
   await t.rejects(backend.usedAssertions.add(randomUUID(), Date.now() + 60_000), { code: 'APP_REDIS_UNAVAILABLE', message: /OOM/ }, 'a write refused with OOM')
   t.equal(await backend.revoked.has(denied), true, 'lookups still answer')
+  t.match(backend.status(), /^degraded: Redis unavailable: OOM/, 'readiness says why')
   await raw.config('SET', 'maxmemory', '0')
+  // The circuit stays open until a probe answers (within 500 ms); then writes go through again.
+  await seenWithin(async () => backend.status() === 'ok', 2000)
   t.equal(await backend.usedAssertions.add(randomUUID(), Date.now() + 60_000), true, 'writes resume once Redis takes them')
 })
 
