@@ -1,0 +1,191 @@
+// Owns the PostGIS feature store: published tables read and written in one transaction per request, each
+// organization confined by the table's row-level security as well as by every statement's own condition.
+import { createHash, randomUUID } from 'node:crypto'
+import type pg from 'pg'
+import { notFound, preconditionFailed, Problem } from '../../shared/errors.js'
+import type { Log } from '../../shared/log.js'
+import { validateFeature, type Feature } from '../geojson.js'
+import { mergePatch } from '../merge-patch.js'
+import type { CollectionDef, Extent, ItemsQuery } from '../store.js'
+import { inspect } from './catalog.js'
+import { collectionDef, readCollections, type PublishedCollection } from './collections.js'
+import { clientProblem, Database, type DatabaseStatus } from './database.js'
+import { TableStatements, type Statement, type WriteValues } from './statements.js'
+
+/** The same strong ETag as the embedded store's: a hash of the served JSON (statements.ts computes it in SQL too). */
+export const etagOf = (json: string): string => `"${createHash('sha256').update(json).digest('base64url').slice(0, 27)}"`
+
+/** One feature as served, read from the database. */
+export class PgFeature {
+  readonly id: string
+  readonly json: string
+  #etag: string | undefined
+  constructor (id: string, json: string) { this.id = id; this.json = json }
+  get etag (): string { return (this.#etag ??= etagOf(this.json)) }
+  get feature (): Feature { return JSON.parse(this.json) as Feature }
+}
+
+export interface PgPage { items: PgFeature[], numberMatched: number }
+
+export interface PgStoreOptions {
+  url: string
+  collectionsFile: string
+  poolMax: number
+  timeoutMs: number
+  probeMs?: number
+  log: Log
+}
+
+/** If-Match as the list of tags a write may replace; null: no condition ("*" or no header: any current row). */
+function tagsOf (ifMatch: string | undefined): string[] | null {
+  if (ifMatch === undefined || ifMatch.trim() === '*') return null
+  return ifMatch.split(',').map(tag => tag.trim())
+}
+
+const fromRow = (row: { json: string }): PgFeature => {
+  // The id sits at a fixed place of the JSON the statement builds: read it without parsing the feature.
+  const id = JSON.parse(row.json.slice(row.json.indexOf('"id":') + 5, row.json.indexOf(',"geometry":'))) as string
+  return new PgFeature(id, row.json)
+}
+
+export class PgFeatureStore {
+  readonly db: Database
+  readonly #tables: Map<string, TableStatements>
+  readonly #defs: CollectionDef[]
+
+  private constructor (db: Database, tables: Map<string, TableStatements>) {
+    this.db = db
+    this.#tables = tables
+    this.#defs = [...tables.values()].map(t => collectionDef(t.collection))
+  }
+
+  /** Reads the collections file, checks it against the catalog as the service's role (fail closed), opens the pool. */
+  static async open (opts: PgStoreOptions): Promise<PgFeatureStore> {
+    const collections = await readCollections(opts.collectionsFile)
+    const db = new Database({ url: opts.url, poolMax: opts.poolMax, timeoutMs: opts.timeoutMs, probeMs: opts.probeMs ?? 1000, log: opts.log })
+    try {
+      const tables = await PgFeatureStore.#check(db, collections, opts.collectionsFile, opts.log)
+      return new PgFeatureStore(db, tables)
+    } catch (err) {
+      await db.close()
+      throw err
+    }
+  }
+
+  static async #check (db: Database, collections: PublishedCollection[], source: string, log: Log): Promise<Map<string, TableStatements>> {
+    const client = await db.pool.connect()
+    try {
+      const { tables, warnings } = await inspect(client, collections, source)
+      for (const warning of warnings) log.warn({ event: 'features.no_spatial_index' }, warning)
+      return new Map(collections.map(c => [c.id, new TableStatements(c, tables.get(c.id) as NonNullable<ReturnType<typeof tables.get>>)]))
+    } finally { client.release() }
+  }
+
+  collections (): readonly CollectionDef[] { return this.#defs }
+  collection (id: string): CollectionDef | undefined { return this.#defs.find(d => d.id === id) }
+  status (): DatabaseStatus { return this.db.status }
+  async close (): Promise<void> { await this.db.close() }
+
+  #table (collection: string): TableStatements {
+    const table = this.#tables.get(collection)
+    if (table === undefined) throw notFound(`no collection ${collection}`)
+    return table
+  }
+
+  async #read<T> (org: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> { return await this.db.withOrg(org, true, fn) }
+  async #write<T> (org: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    try { return await this.db.withOrg(org, false, fn) } catch (err) { throw clientProblem(err) ?? err }
+  }
+
+  async extent (org: string, collection: string): Promise<Extent> {
+    const s = this.#table(collection).extent(org)
+    const row = (await this.#read(org, async c => await c.query<{ minX: number | null, minY: number, maxX: number, maxY: number, t0: Date | null, t1: Date | null }>(s.text, s.values))).rows[0]
+    return {
+      bbox: row === undefined || row.minX === null ? null : [row.minX, row.minY, row.maxX, row.maxY],
+      interval: [row?.t0?.toISOString() ?? null, row?.t1?.toISOString() ?? null]
+    }
+  }
+
+  async list (org: string, collection: string, q: ItemsQuery): Promise<PgPage> {
+    const table = this.#table(collection)
+    const count = table.count(org, q)
+    const page = table.page(org, q)
+    return await this.#read(org, async c => {
+      const n = Number((await c.query<{ n: string }>(count.text, count.values)).rows[0]?.n ?? 0)
+      // Past the last match, the count alone answers.
+      const rows = q.offset >= n ? [] : (await c.query<{ json: string }>(page.text, page.values)).rows
+      return { items: rows.map(fromRow), numberMatched: n }
+    })
+  }
+
+  async get (org: string, collection: string, id: string): Promise<PgFeature | undefined> {
+    const table = this.#table(collection)
+    if (!table.validId(id)) return undefined
+    const s = table.one(org, id)
+    const row = (await this.#read(org, async c => await c.query<{ json: string }>(s.text, s.values))).rows[0]
+    return row === undefined ? undefined : fromRow(row)
+  }
+
+  #values (table: TableStatements, feature: Feature): WriteValues {
+    const v = table.writeValues(feature.properties, feature.geometry)
+    if ('unknown' in v) throw new Problem(400, 'Bad Request', `property ${v.unknown} is not a column of collection ${table.collection.id}, which keeps no other properties`, `/properties/${v.unknown}`)
+    return v
+  }
+
+  async create (org: string, collection: string, feature: Feature): Promise<PgFeature> {
+    const table = this.#table(collection)
+    let id: string | null = null
+    if (!table.info.idDefault) {
+      if (table.info.idKind === 'integer') throw new Problem(405, 'Method Not Allowed', `the id column of collection ${collection} has no default, so geotoken cannot choose an id for a new feature`)
+      id = randomUUID()
+    }
+    const s = table.insert(org, id, this.#values(table, feature))
+    return fromRow(await this.#write(org, async c => (await c.query<{ json: string }>(s.text, s.values)).rows[0] as { json: string }))
+  }
+
+  /** A conditional write's statement changed nothing: the feature is missing (404) or its ETag differs (412). */
+  async #missed (c: pg.PoolClient, table: TableStatements, org: string, id: string, ifMatch: string | undefined, collection: string): Promise<never> {
+    const e = table.exists(org, id)
+    if (((await c.query(e.text, e.values)).rowCount ?? 0) === 0) throw notFound(`no feature ${id} in collection ${collection}`)
+    throw preconditionFailed(ifMatch)
+  }
+
+  async #update (c: pg.PoolClient, table: TableStatements, s: Statement, org: string, id: string, ifMatch: string | undefined, collection: string): Promise<PgFeature> {
+    const row = (await c.query<{ json: string }>(s.text, s.values)).rows[0]
+    return row === undefined ? await this.#missed(c, table, org, id, ifMatch, collection) : fromRow(row)
+  }
+
+  /** Replaces a feature; `ifMatch` is compared in the UPDATE itself, so of two concurrent writes with one ETag one wins. */
+  async replace (org: string, collection: string, id: string, feature: Feature, ifMatch?: string): Promise<PgFeature> {
+    const table = this.#table(collection)
+    if (!table.validId(id)) throw notFound(`no feature ${id} in collection ${collection}`)
+    const s = table.update(org, id, this.#values(table, feature), tagsOf(ifMatch))
+    return await this.#write(org, async c => await this.#update(c, table, s, org, id, ifMatch, collection))
+  }
+
+  /** RFC 7396 merge-patch on the row locked for this transaction: no write can come between reading and writing it. */
+  async patch (org: string, collection: string, id: string, patch: unknown, ifMatch?: string): Promise<PgFeature> {
+    const table = this.#table(collection)
+    if (!table.validId(id)) throw notFound(`no feature ${id} in collection ${collection}`)
+    return await this.#write(org, async c => {
+      const one = table.one(org, id, true)
+      const row = (await c.query<{ json: string }>(one.text, one.values)).rows[0]
+      if (row === undefined) throw notFound(`no feature ${id} in collection ${collection}`)
+      const current = fromRow(row)
+      const tags = tagsOf(ifMatch)
+      if (tags !== null && !tags.includes(current.etag)) throw preconditionFailed(ifMatch)
+      const { id: _id, ...base } = current.feature
+      const merged = validateFeature({ ...(mergePatch(base, patch) as object), type: 'Feature' })
+      return await this.#update(c, table, table.update(org, id, this.#values(table, merged), null), org, id, ifMatch, collection)
+    })
+  }
+
+  async delete (org: string, collection: string, id: string, ifMatch?: string): Promise<void> {
+    const table = this.#table(collection)
+    if (!table.validId(id)) throw notFound(`no feature ${id} in collection ${collection}`)
+    const s = table.delete(org, id, tagsOf(ifMatch))
+    await this.#write(org, async c => {
+      if (((await c.query(s.text, s.values)).rowCount ?? 0) === 0) await this.#missed(c, table, org, id, ifMatch, collection)
+    })
+  }
+}
