@@ -42,9 +42,10 @@ export class TableStatements {
     const geometry = info.srid === 4326 ? this.#geom : `ST_Transform(${this.#geom}, 4326)`
     const pairs = this.#written.map(c => `'${c}', t.${ident(c)}`)
     // jsonb: one deterministic text for the same data, so the ETag is stable; org last, so it always wins.
+    // A NULL column is no property (as a property never sent is none); nulls inside the jsonb column are kept.
     const properties = [
       ...(collection.propertiesColumn === undefined ? [] : [`coalesce(t.${ident(collection.propertiesColumn)}, '{}'::jsonb)`]),
-      ...(pairs.length === 0 ? [] : [`jsonb_build_object(${pairs.join(', ')})`]),
+      ...(pairs.length === 0 ? [] : [`jsonb_strip_nulls(jsonb_build_object(${pairs.join(', ')}))`]),
       `jsonb_build_object('org', ${this.#org})`
     ].join(' || ')
     this.json = `('{"type":"Feature","id":' || to_json(${this.#id}::text)::text || ',"geometry":' || coalesce(ST_AsGeoJSON(${geometry}, 9), 'null') || ',"properties":' || (${properties})::text || '}')`
