@@ -9,12 +9,14 @@ import Flatbush from 'flatbush'
 import RBush from 'rbush'
 import { execFileSync } from 'node:child_process'
 import { compiled } from './cases/ready.js'
-import { EmbeddedFeatureStore } from '../src/features/embedded-store.js'
-import { JOURNAL_FILE } from '../src/features/journal.js'
-import { frame } from '../src/features/lines.js'
-import { writeSnapshot, SNAPSHOT_FILE } from '../src/features/snapshot.js'
-import { FeatureIndex, type Bbox, type CollectionDef } from '../src/features/store.js'
+import { EmbeddedFeatureStore } from '../src/features/embedded/store.js'
+import { JOURNAL_FILE } from '../src/features/embedded/journal.js'
+import { frame } from '../src/features/embedded/lines.js'
+import { writeSnapshot, SNAPSHOT_FILE } from '../src/features/embedded/snapshot.js'
+import type { Bbox, CollectionDef } from '../src/features/store.js'
+import { FeatureIndex } from '../src/features/embedded/feature-index.js'
 import type { Log } from '../src/shared/log.js'
+import type { OrgId } from '../src/features/store.js'
 
 const N = Number(process.env.N ?? 1_000_000)
 const RUNS = Number(process.env.RUNS ?? 3)
@@ -107,6 +109,7 @@ for (let r = 1; r < RUNS; r++) {
 }
 readOnly.push(await readSnapshotBytes())
 const ready = await openStore()
+const acmeStore = ready.forOrg('acme' as OrgId)
 
 // Baselines over the same acme points: raw rbush and flatbush searches (no order, no JSON), and a linear scan.
 const acme: number[] = []
@@ -127,15 +130,15 @@ const flat = new Flatbush(acme.length)
 for (const i of acme) flat.add(xy[i * 2] as number, xy[i * 2 + 1] as number)
 flat.finish()
 // The floor for any store that serves pre-serialized JSON: the served strings alone.
-function measureStrings (): number {
+async function measureStrings (): Promise<number> {
   const strings: string[] = []
   const before = memory()
   for (let offset = 0; offset < N; offset += 10_000) {
-    for (const f of ready.list('acme', 'points', { properties: {}, limit: 10_000, offset }).items) strings.push(Buffer.from(f.json).toString())
+    for (const f of (await acmeStore.list('points', { properties: {}, limit: 10_000, offset })).items) strings.push(Buffer.from(f.json).toString())
   }
   return (memory() - before) / strings.length
 }
-const stringBytes = measureStrings()
+const stringBytes = await measureStrings()
 
 // 3. Queries: squares holding ~HITS of the org's features on average.
 const side = Math.sqrt(HITS / (N * 0.9) * 360 * 180)
@@ -145,10 +148,11 @@ const boxes: Bbox[] = Array.from({ length: QUERIES }, () => {
   return [x, y, x + side, y + side]
 })
 const q = (bbox: Bbox) => ({ bbox, properties: {}, limit: HITS, offset: 0 })
-const cases: Record<string, (b: Bbox) => number> = {
-  'store.list bbox, org-scoped, ordered, limit 100': b => ready.list('acme', 'points', q(b)).numberMatched,
-  '… plus the page body (pre-serialized JSON joined)': b => {
-    const page = ready.list('acme', 'points', q(b))
+// Store cases resolve a promise (the FeatureStore contract is async); every case is awaited alike.
+const cases: Record<string, (b: Bbox) => number | Promise<number>> = {
+  'store.list bbox, org-scoped, ordered, limit 100': async b => (await acmeStore.list('points', q(b))).numberMatched,
+  '… plus the page body (pre-serialized JSON joined)': async b => {
+    const page = (await acmeStore.list('points', q(b)))
     return page.items.map(f => f.json).join(',').length > 0 ? page.items.length : 0
   },
   'baseline: raw rbush search (no order, no JSON)': b => rtree.search({ minX: b[0], minY: b[1], maxX: b[2], maxY: b[3] }).length,
@@ -169,13 +173,13 @@ for (let r = 0; r < RUNS; r++) {
   // Interleaved: each run measures every case once, so a noisy neighbour hits them alike.
   for (const [name, fn] of Object.entries(cases)) {
     const rounds = name.includes('linear') ? scanRounds : QUERIES
-    for (let i = 0; i < Math.min(rounds, 200); i++) fn(boxes[i % boxes.length] as Bbox) // warm-up
+    for (let i = 0; i < Math.min(rounds, 200); i++) await fn(boxes[i % boxes.length] as Bbox) // warm-up
     const times: number[] = []
     let hits = 0
     for (let i = 0; i < rounds; i++) {
       const b = boxes[i % boxes.length] as Bbox
       const s = performance.now()
-      hits += fn(b)
+      hits += await fn(b)
       times.push(performance.now() - s)
     }
     times.sort((a, b) => a - b)
@@ -187,7 +191,7 @@ for (let r = 0; r < RUNS; r++) {
 }
 // The index and the scan must agree on what each box holds.
 for (const b of boxes.slice(0, 50)) {
-  const [indexed, scanned] = [cases['store.list bbox, org-scoped, ordered, limit 100']?.(b), cases['baseline: linear scan of the org\'s points']?.(b)]
+  const [indexed, scanned] = [await cases['store.list bbox, org-scoped, ordered, limit 100']?.(b), await cases['baseline: linear scan of the org\'s points']?.(b)]
   // Journal moves/deletes make the store differ from the generated points by a handful at most.
   if (Math.abs((indexed ?? 0) - (scanned ?? 0)) > 2) throw new Error(`index found ${indexed}, scan ${scanned} in ${b.join(',')}`)
 }

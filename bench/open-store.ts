@@ -1,6 +1,6 @@
 // Start-up as an operator sees it: a fresh process opens the feature store in DIR (snapshot + journal) and
 // reports how long open() took to ready, in wall and CPU ms, as one JSON line. Used by bench/bbox.ts.
-import { EmbeddedFeatureStore } from '../src/features/embedded-store.js'
+import { EmbeddedFeatureStore } from '../src/features/embedded/store.js'
 import type { Log } from '../src/shared/log.js'
 
 const dir = process.argv[2]

@@ -17,6 +17,7 @@ import { openApiOptions } from './ops/docs.js'
 import oauth from './oauth/plugin.js'
 import { loadTrustedIssuers } from './oauth/trusted-issuers.js'
 import featureApi, { featureStore } from './features/plugin.js'
+import type { FeatureStore } from './features/store.js'
 
 const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
   'features:read': 'read your organization\'s features',
@@ -30,6 +31,8 @@ export interface AppDeps {
   logStream?: DestinationStream
   /** A token-state backend opened (and closed) by the caller, e.g. shared by several instances in one test. */
   tokenState?: TokenStateBackend
+  /** A feature store opened (and closed) by the caller: another backend than the embedded one, e.g. in a test. */
+  featureStore?: FeatureStore
 }
 
 /** The rules the in-process guard applies; remote verifiers configure the same ones. */
@@ -84,8 +87,10 @@ export const geotoken = fp(async function geotoken (app: FastifyInstance, { conf
   })
 
   // The feature store and the OGC API - Features over it: /features/*.
-  await app.register(featureStore, { dir: join(config.DATA_DIR, 'features'), seedFile: config.SEED_FILE, compactBytes: config.FEATURE_JOURNAL_MAX_MB * 2 ** 20 })
-  app.readiness.add('features', () => app.features.status())
+  await app.register(featureStore, {
+    dir: join(config.DATA_DIR, 'features'), seedFile: config.SEED_FILE, compactBytes: config.FEATURE_JOURNAL_MAX_MB * 2 ** 20,
+    ...(deps.featureStore === undefined ? {} : { store: deps.featureStore })
+  })
   await app.register(featureApi, {
     prefix: '/features', rules: verificationRules(config), base: `${config.ISSUER}/features`,
     corsOrigins: config.CORS_ORIGINS === '' ? [] : config.CORS_ORIGINS.split(',').map(o => o.trim())

@@ -3,8 +3,8 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import guard from '../verifier/guard.js'
 import type { VerificationRules } from '../verifier/rules.js'
-import { EmbeddedFeatureStore, type EmbeddedStoreOptions } from './embedded-store.js'
-import type { FeatureStore } from './store.js'
+import { EmbeddedFeatureStore, type EmbeddedStoreOptions } from './embedded/store.js'
+import { orgOf, type FeatureStore, type OrgFeatures } from './store.js'
 import { featureProblemHandler } from './problem.js'
 import { sendProblem } from '../shared/problem.js'
 import { notFound } from '../shared/errors.js'
@@ -14,22 +14,35 @@ import { countFeatureRequest } from '../ops/metrics.js'
 
 declare module 'fastify' {
   interface FastifyInstance { features: FeatureStore }
+  /** The store bound to the verified token's org, set once per request right after authentication. */
+  interface FastifyRequest { orgFeatures: OrgFeatures }
 }
 
-/** Opens the store at start-up (a damaged file stops it) and flushes it on close. */
-export const featureStore = fp(async function featureStorePlugin (app, opts: Omit<EmbeddedStoreOptions, 'log'>) {
+export interface FeatureStoreOptions extends Omit<EmbeddedStoreOptions, 'log'> {
+  /** A backend opened by the caller (another backend, or one shared by several instances in a test), who closes it. */
+  store?: FeatureStore
+}
+
+/** Opens the embedded store at start-up (a damaged file stops it) and flushes it on close; registers its readiness. */
+export const featureStore = fp(async function featureStorePlugin (app, { store: given, ...opts }: FeatureStoreOptions) {
   const { metrics } = app
-  const store = await EmbeddedFeatureStore.open({
-    ...opts,
-    log: app.log,
-    events: {
-      writeRefused: reason => { metrics.featureWritesRefused.inc({ reason }) },
-      compactionFailed: () => { metrics.featureCompactionFailures.inc() },
-      fenced: on => { metrics.featureStoreFenced.set(on ? 1 : 0) }
-    }
-  })
-  app.decorate('features', store)
-  app.addHook('onClose', async () => { await store.close() })
+  let store = given
+  if (store === undefined) {
+    const opened = await EmbeddedFeatureStore.open({
+      ...opts,
+      log: app.log,
+      events: {
+        writeRefused: reason => { metrics.featureWritesRefused.inc({ reason }) },
+        compactionFailed: () => { metrics.featureCompactionFailures.inc() },
+        fenced: on => { metrics.featureStoreFenced.set(on ? 1 : 0) }
+      }
+    })
+    app.addHook('onClose', async () => { await opened.close() })
+    store = opened
+  }
+  const features = store
+  app.decorate('features', features)
+  app.readiness.add('features', () => features.status())
 }, { name: 'geotoken-feature-store', fastify: '5.x', dependencies: ['geotoken-metrics'] })
 
 export interface FeatureApiOptions {
@@ -62,6 +75,12 @@ export default async function featureApi (app: FastifyInstance, opts: FeatureApi
     })
   }
   app.addHook('onRequest', app.authenticate)
+  // The one place a request's org is read: every feature route works on this handle, never on an org string.
+  app.decorateRequest('orgFeatures', null as unknown as OrgFeatures)
+  app.addHook('onRequest', (request, _reply, done) => {
+    request.orgFeatures = app.features.forOrg(orgOf(request.user))
+    done()
+  })
   // Feature reads and writes by collection (metrics): counted once answered.
   app.addHook('onResponse', (request, reply, done) => {
     countFeatureRequest(app.metrics, request.method, (request.params as { collectionId?: string } | undefined)?.collectionId, reply.statusCode)

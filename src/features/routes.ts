@@ -1,12 +1,11 @@
 // OGC API - Features (Part 1 Core, GeoJSON, OAS 3.0; Part 4 writes): thin handlers over the FeatureStore.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { notFound, preconditionFailed, Problem } from '../shared/errors.js'
-import { ifMatchAllows, noneMatch } from '../shared/etag.js'
-import { validateFeature, type Feature } from './geojson.js'
-import { mergePatch } from './merge-patch.js'
+import { FeatureNotFound, notFound, Problem } from '../shared/errors.js'
+import { noneMatch } from '../shared/etag.js'
+import { validateFeature } from './geojson.js'
 import { parseItemsQuery } from './query.js'
 import { pageLinks, url, GEOJSON, JSON_TYPE, OPENAPI, type Link } from './links.js'
-import type { CollectionDef, FeatureStore, StoredFeature } from './store.js'
+import type { CollectionDef, FeatureStore, OrgFeatures, StoredFeature, WriteCondition } from './store.js'
 import * as S from './schemas.js'
 import { readSecurity, writeSecurity } from '../ops/docs.js'
 
@@ -21,6 +20,7 @@ const CRS84 = 'http://www.opengis.net/def/crs/OGC/1.3/CRS84'
 const BODY_TYPES = ['application/geo+json', 'application/json']
 const PATCH_TYPES = ['application/merge-patch+json', 'application/json']
 
+/** `store` gives the collections; each request's data comes from request.orgFeatures (the feature plugin sets it). */
 export interface FeatureRouteOptions { store: FeatureStore, base: string }
 
 type Params = { collectionId: string }
@@ -43,8 +43,8 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
     return found
   }
   const itemUrl = (collection: string, id: string): string => url(base, `/collections/${encodeURIComponent(collection)}/items/${encodeURIComponent(id)}`)
-  const collectionDoc = (org: string, d: CollectionDef) => {
-    const extent = store.extent(org, d.id)
+  const collectionDoc = async (features: OrgFeatures, d: CollectionDef) => {
+    const extent = await features.extent(d.id)
     const self = url(base, `/collections/${encodeURIComponent(d.id)}`)
     return {
       id: d.id,
@@ -77,7 +77,7 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
     const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
     if (!allowed.includes(type)) throw new Problem(415, 'Unsupported Media Type', `send ${allowed.join(' or ')}`)
   }
-  const ifMatch = (request: FastifyRequest): string | undefined => request.headers['if-match']
+  const condition = (request: FastifyRequest): WriteCondition => ({ ifMatch: request.headers['if-match'] })
 
   app.get('/', { ...read, schema: { ...r, response: { 200: S.Landing, ...errors } } }, async () => ({
     title: 'geotoken features',
@@ -98,18 +98,18 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
 
   app.get('/collections', { ...read, schema: { ...r, response: { 200: S.Collections, ...errors } } }, async request => ({
     links: [{ href: url(base, '/collections'), rel: 'self', type: JSON_TYPE }],
-    collections: store.collections().map(d => collectionDoc(request.user.org, d))
+    collections: await Promise.all(store.collections().map(async d => await collectionDoc(request.orgFeatures, d)))
   }))
 
   app.get<{ Params: Params }>('/collections/:collectionId', { ...read, schema: { ...r, params: S.CollectionParams, response: { 200: S.Collection, ...errors } } },
-    async request => collectionDoc(request.user.org, def(request.params.collectionId)))
+    async request => await collectionDoc(request.orgFeatures, def(request.params.collectionId)))
 
   app.get<{ Params: Params, Querystring: Record<string, string> }>('/collections/:collectionId/items', {
     ...read, schema: { ...r, params: S.CollectionParams, querystring: S.ItemsQuerystring, response: { 200: S.FeatureCollection, ...errors } }
   }, async (request, reply) => {
     const d = def(request.params.collectionId)
     const query = parseItemsQuery(request.query, d)
-    const page = store.list(request.user.org, d.id, query)
+    const page = await request.orgFeatures.list(d.id, query)
     const links = pageLinks(base, `/collections/${encodeURIComponent(d.id)}/items`, request.query, query.offset, query.limit, page.items.length, page.numberMatched)
     const body = `{"type":"FeatureCollection","features":[${page.items.map(f => f.json).join(',')}],` +
       `"numberMatched":${page.numberMatched},"numberReturned":${page.items.length},` +
@@ -121,8 +121,8 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
     ...read, schema: { ...r, params: S.FeatureParams, response: { 200: S.GeoJsonFeature, ...errors } }
   }, async (request, reply) => {
     const { collectionId, featureId } = request.params
-    const found = store.get(request.user.org, def(collectionId).id, featureId)
-    if (found === undefined) throw notFound(`no feature ${featureId} in collection ${collectionId}`)
+    const found = await request.orgFeatures.get(def(collectionId).id, featureId)
+    if (found === undefined) throw new FeatureNotFound(collectionId, featureId)
     if (noneMatch(request.headers['if-none-match'], found.etag)) return reply.code(304).header('etag', found.etag).send()
     return sendFeature(reply, found, collectionId)
   })
@@ -132,8 +132,8 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
   }, async (request, reply) => {
     requireType(request, BODY_TYPES)
     const d = def(request.params.collectionId)
-    const stored = await store.create(request.user.org, d.id, validateFeature(request.body))
-    request.log.info({ event: 'feature.created', org: request.user.org, collection: d.id, id: stored.id }, 'feature created')
+    const stored = await request.orgFeatures.create(d.id, validateFeature(request.body))
+    request.log.info({ event: 'feature.created', org: request.orgFeatures.org, collection: d.id, id: stored.id }, 'feature created')
     return sendFeature(reply.header('location', itemUrl(d.id, stored.id)), stored, d.id, 201)
   })
 
@@ -143,7 +143,7 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
     requireType(request, BODY_TYPES)
     const { collectionId, featureId } = request.params
     const d = def(collectionId)
-    const stored = await store.replace(request.user.org, d.id, featureId, validateFeature(request.body), ifMatch(request))
+    const stored = await request.orgFeatures.replace(d.id, featureId, validateFeature(request.body), condition(request))
     return sendFeature(reply, stored, d.id)
   })
 
@@ -153,29 +153,16 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
     requireType(request, PATCH_TYPES)
     const { collectionId, featureId } = request.params
     const d = def(collectionId)
-    const org = request.user.org
-    const given = ifMatch(request)
-    // Without If-Match, a concurrent write between read and write is retried rather than lost.
-    for (let attempt = 0; ; attempt++) {
-      const current = store.get(org, d.id, featureId)
-      if (current === undefined) throw notFound(`no feature ${featureId} in collection ${collectionId}`)
-      if (!ifMatchAllows(given, current.etag)) throw preconditionFailed(given)
-      const { id: _id, ...base } = current.feature
-      const merged = mergePatch(base, request.body) as Feature
-      try {
-        const stored = await store.replace(org, d.id, featureId, validateFeature({ ...merged, type: 'Feature' }), current.etag)
-        return sendFeature(reply, stored, d.id)
-      } catch (err) {
-        if (!(err instanceof Problem && err.status === 412) || given !== undefined || attempt >= 3) throw err
-      }
-    }
+    // The store merges and writes atomically with the If-Match check: no concurrent write is lost.
+    const stored = await request.orgFeatures.patch(d.id, featureId, request.body, condition(request))
+    return sendFeature(reply, stored, d.id)
   })
 
   app.delete<{ Params: ItemParams }>('/collections/:collectionId/items/:featureId', {
     ...write, schema: { ...w, params: S.FeatureParams, response: { 204: { type: 'null' }, ...writeErrors } }
   }, async (request, reply) => {
     const { collectionId, featureId } = request.params
-    await store.delete(request.user.org, def(collectionId).id, featureId, ifMatch(request))
+    await request.orgFeatures.delete(def(collectionId).id, featureId, condition(request))
     return reply.code(204).send()
   })
 }

@@ -45,11 +45,24 @@ export class Problem extends Error {
 
 export const notFound = (detail: string): Problem => new Problem(404, 'Not Found', detail)
 export const badParameter = (param: string, detail: string): Problem => new Problem(400, 'Bad Request', `${param}: ${detail}`, param)
-/** 412 for an If-Match that did not match; a list of only weak tags can never match, and is told so. */
-export const preconditionFailed = (ifMatch?: string): Problem => new Problem(412, 'Precondition Failed',
-  ifMatch !== undefined && ifMatch.split(',').every(tag => tag.trim().startsWith('W/'))
-    ? 'If-Match carries only weak ETags (W/"…"), and a weak ETag never matches If-Match (RFC 9110 §13.1.1, strong comparison): send the ETag header of the feature as it is (geotoken\'s ETags are strong)'
-    : 'the feature has changed since the ETag in If-Match: fetch it again and reapply your change')
+
+/** A feature store's answer for a feature its org does not have (missing, or another org's): 404. */
+export class FeatureNotFound extends Problem {
+  readonly code = 'APP_FEATURES_NOT_FOUND'
+  constructor (collection: string, id: string) {
+    super(404, 'Not Found', `no feature ${id} in collection ${collection}`)
+  }
+}
+
+/** A feature store's answer for an If-Match that did not match; a list of only weak tags never can, and is told so. */
+export class FeaturePreconditionFailed extends Problem {
+  readonly code = 'APP_FEATURES_PRECONDITION_FAILED'
+  constructor (ifMatch?: string) {
+    super(412, 'Precondition Failed', ifMatch !== undefined && ifMatch.split(',').every(tag => tag.trim().startsWith('W/'))
+      ? 'If-Match carries only weak ETags (W/"…"), and a weak ETag never matches If-Match (RFC 9110 §13.1.1, strong comparison): send the ETag header of the feature as it is (geotoken\'s ETags are strong)'
+      : 'the feature has changed since the ETag in If-Match: fetch it again and reapply your change')
+  }
+}
 
 /** RFC 6749 §5.2 and RFC 6750 §3.1 error codes. */
 export type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client'

@@ -1,7 +1,7 @@
 // Partition (static flatbush + rbush overlay) against brute force: random puts, moves, deletes, across rebuilds.
 import t from 'tap'
 import fc from 'fast-check'
-import { Partition } from '../../src/features/partition.js'
+import { Partition } from '../../src/features/embedded/partition.js'
 
 type Box = [number, number, number, number]
 /** The model: ids in first-insertion order with their box (null: no geometry) and JSON. */

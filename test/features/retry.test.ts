@@ -1,6 +1,6 @@
 // Retry: the back-off the feature store uses for compactions and for cutting back a fenced journal.
 import t from 'tap'
-import { Retry } from '../../src/features/retry.js'
+import { Retry } from '../../src/features/embedded/retry.js'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 

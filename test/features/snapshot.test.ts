@@ -2,10 +2,12 @@
 import t from 'tap'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { EmbeddedFeatureStore } from '../../src/features/embedded-store.js'
-import { frame } from '../../src/features/lines.js'
-import { readSnapshot, writeSnapshot, SNAPSHOT_FILE } from '../../src/features/snapshot.js'
-import { FeatureIndex, type CollectionDef } from '../../src/features/store.js'
+import { EmbeddedFeatureStore } from '../../src/features/embedded/store.js'
+import { frame } from '../../src/features/embedded/lines.js'
+import { readSnapshot, writeSnapshot, SNAPSHOT_FILE } from '../../src/features/embedded/snapshot.js'
+import type { CollectionDef } from '../../src/features/store.js'
+import { FeatureIndex } from '../../src/features/embedded/feature-index.js'
+import type { OrgId } from '../../src/features/store.js'
 import type { Log } from '../../src/shared/log.js'
 
 const DEFS: CollectionDef[] = [
@@ -98,7 +100,7 @@ t.test('a version 1 snapshot opens with the same served JSON and ETags, and is r
   t.match(await readFile(join(dir, SNAPSHOT_FILE), 'utf8'), /^[0-9a-f]{8} \{"version":2,/, 'rewritten as version 2')
   const reread = await readSnapshot(dir)
   t.strictSame(dump(reread?.index as FeatureIndex), dump(index), 'the same features, JSON and ETags as before the upgrade')
-  const plain = store.get('acme', 'sites', 'plain')
+  const plain = await store.forOrg('acme' as OrgId).get('sites', 'plain')
   t.equal(plain?.etag, index.get('acme', 'sites', 'plain')?.etag)
 })
 

@@ -4,14 +4,15 @@ import t, { type Test } from 'tap'
 import { spawnSync } from 'node:child_process'
 import { appendFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { EmbeddedFeatureStore, type EmbeddedStoreOptions } from '../../src/features/embedded-store.js'
-import { JOURNAL_FILE } from '../../src/features/journal.js'
-import { frame } from '../../src/features/lines.js'
-import { SNAPSHOT_FILE } from '../../src/features/snapshot.js'
+import { EmbeddedFeatureStore, type EmbeddedStoreOptions } from '../../src/features/embedded/store.js'
+import { JOURNAL_FILE } from '../../src/features/embedded/journal.js'
+import { frame } from '../../src/features/embedded/lines.js'
+import { SNAPSHOT_FILE } from '../../src/features/embedded/snapshot.js'
 import { writeFileAtomic } from '../../src/shared/atomic-file.js'
 import type { Feature } from '../../src/features/geojson.js'
 import type { Log } from '../../src/shared/log.js'
 import { smallSeed } from '../helpers/app.js'
+import type { OrgId } from '../../src/features/store.js'
 
 const child = new URL('../helpers/store-process.ts', import.meta.url).pathname
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
@@ -39,7 +40,7 @@ async function until (what: () => boolean | Promise<boolean>, ms = 5000): Promis
 t.test('stale temp snapshots left by a crash are removed when the store opens; other files are kept', async t => {
   const f = fixture(t)
   const store = await EmbeddedFeatureStore.open({ dir: f.dir, seedFile: f.seedFile, log: logger().log })
-  const id = (await store.create('acme', 'sites', point(1))).id
+  const id = (await store.forOrg('acme' as OrgId).create('sites', point(1))).id
   await store.close()
   const big = 'x'.repeat(1 << 20)
   const stale = [`.${SNAPSHOT_FILE}.123.0123456789ab.tmp`, `.${SNAPSHOT_FILE}.1.fedcba987654.tmp`, `.${JOURNAL_FILE}.new`, `..${JOURNAL_FILE}.new.77.00aa11bb22cc.tmp`]
@@ -49,7 +50,7 @@ t.test('stale temp snapshots left by a crash are removed when the store opens; o
   const reopened = await EmbeddedFeatureStore.open({ dir: f.dir, seedFile: f.seedFile, log: logged.log })
   t.teardown(() => reopened.close())
   t.same((await readdir(f.dir)).sort(), [...kept, JOURNAL_FILE, SNAPSHOT_FILE].sort(), 'every temp file is gone, nothing else')
-  t.ok(reopened.get('acme', 'sites', id), 'the store holds its data')
+  t.ok((await reopened.forOrg('acme' as OrgId).get('sites', id)), 'the store holds its data')
   t.match(logged.lines, [{ level: 'info', event: 'features.stale_temp_removed', files: 2, bytes: 2 * big.length }], 'the removal is logged with what it freed')
 })
 
@@ -78,10 +79,10 @@ t.test('a compaction that fails fails no write; it is retried in the background 
   await mkdir(join(f.snapshot, 'in-the-way'), { recursive: true })
   const ids: string[] = []
   const triggered = Date.now()
-  for (let i = 0; i < 3; i++) ids.push((await store.create('acme', 'sites', point(i))).id)
+  for (let i = 0; i < 3; i++) ids.push((await store.forOrg('acme' as OrgId).create('sites', point(i))).id)
   t.pass('the third write, whose compaction fails, is acknowledged')
   t.ok(await until(() => counted.compactionFailed >= 1), 'the compaction failed')
-  for (let i = 3; i < 8; i++) ids.push((await store.create('acme', 'sites', point(i))).id)
+  for (let i = 3; i < 8; i++) ids.push((await store.forOrg('acme' as OrgId).create('sites', point(i))).id)
   // Retries run 100, 300, 700… ms after the first failure; the writes themselves must add none.
   const elapsed = Date.now() - triggered
   const retriesDue = [100, 300, 700, 1500, 3100].filter(ms => ms <= elapsed).length
@@ -97,17 +98,20 @@ t.test('a compaction that fails fails no write; it is retried in the background 
   await store.close()
   const reopened = await EmbeddedFeatureStore.open({ dir: f.dir, seedFile: f.seedFile, log: logger().log })
   t.teardown(() => reopened.close())
-  t.same(ids.filter(id => reopened.get('acme', 'sites', id) === undefined), [], 'every write is in the new snapshot')
+  const acme = reopened.forOrg('acme' as OrgId)
+  const missing: string[] = []
+  for (const id of ids) if ((await acme.get('sites', id)) === undefined) missing.push(id)
+  t.same(missing, [], 'every write is in the new snapshot')
 })
 
 t.test('a journal is compacted by its size as well as by its number of operations', async t => {
   const f = fixture(t)
   const store = await EmbeddedFeatureStore.open({ dir: f.dir, seedFile: f.seedFile, log: logger().log, compactBytes: 20_000 })
   t.teardown(() => store.close())
-  await store.create('acme', 'sites', point(0, { blob: 'x'.repeat(9000) }))
-  await store.create('acme', 'sites', point(1, { blob: 'y'.repeat(9000) }))
+  await store.forOrg('acme' as OrgId).create('sites', point(0, { blob: 'x'.repeat(9000) }))
+  await store.forOrg('acme' as OrgId).create('sites', point(1, { blob: 'y'.repeat(9000) }))
   t.ok((await stat(f.journal)).size > 18_000, 'below the size: no compaction')
-  const last = await store.create('acme', 'sites', point(2, { blob: 'z'.repeat(9000) }))
+  const last = await store.forOrg('acme' as OrgId).create('sites', point(2, { blob: 'z'.repeat(9000) }))
   t.ok(await until(async () => (await stat(f.journal)).size === 0), 'three writes (10,000 would be the count) pass 20,000 bytes: compacted')
   t.match(await readFile(f.snapshot, 'utf8'), last.id)
 })

@@ -2,6 +2,7 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { build, tokensForOrgs } from '../helpers/app.js'
+import type { OrgId } from '../../src/features/store.js'
 
 t.test('a store without a seed starts with no collections', async t => {
   const { app } = await build(t, { LOG_LEVEL: 'warn', SEED_FILE: '' })
@@ -16,7 +17,7 @@ t.test('random organizations, features and queries stay isolated', async t => {
   // Ownership as the test knows it: every id posted, by org, with its point.
   const owned = new Map<string, { org: string, lon: number, lat: number, kind: string }>()
   for (const [id, org] of [['a1', 'acme'], ['a2', 'acme'], ['a3', 'acme'], ['g1', 'globex'], ['g2', 'globex']] as const) {
-    const f = app.features.get(org, 'sites', id)
+    const f = (await app.features.forOrg(org as OrgId).get('sites', id))
     const [lon, lat] = (f?.feature.geometry as unknown as { coordinates: [number, number] }).coordinates
     owned.set(id, { org, lon, lat, kind: String(f?.feature.properties?.kind) })
   }
@@ -76,7 +77,7 @@ t.test('random organizations, features and queries stay isolated', async t => {
   }), { numRuns: 120, seed: 7 })
 
   // The foreign writes above changed nothing.
-  for (const [id, f] of owned) t.ok(app.features.get(f.org, 'sites', id), `${id} still belongs to ${f.org}`)
+  for (const [id, f] of owned) t.ok((await app.features.forOrg(f.org as OrgId).get('sites', id)), `${id} still belongs to ${f.org}`)
 
   for (const org of orgs) {
     const res = await app.inject({ url: '/features/collections/sites', headers: { authorization: `Bearer ${tokens[org]}` } })

@@ -9,6 +9,11 @@ import { addClient, emptyClients, serializeClients, type ClientsFile } from '../
 import { serializeRing, type KeyRing } from '../../src/keys/keyring.js'
 import { newRingKey } from '../../src/keys/generate.js'
 import { updateClients } from '../../src/clients/store.js'
+import type { FeatureStore } from '../../src/features/store.js'
+import type { ContractSeed, StoreFactory } from '../features/store-contract.js'
+import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { randomUUID } from 'node:crypto'
 
 type Tap = Pick<Test, 'testdir' | 'teardown'>
 
@@ -89,12 +94,39 @@ export async function build (t: Tap, env: Record<string, string> = {}, deps: App
   const config = loadConfig({ KEYS_DIR: `${root}/keys`, DATA_DIR: `${root}/data`, SEED_FILE: `${root}/data/seed.geojson`, ISSUER: 'http://geotoken.test', LOG_LEVEL: 'info', ...env })
   const logs: string[] = []
   const logStream = new Writable({ write (chunk, _enc, cb) { logs.push(String(chunk)); cb() } })
+  if (deps.featureStore === undefined) {
+    const featureStore = await testFeatureBackend(t, config.SEED_FILE)
+    if (featureStore !== undefined) deps = { ...deps, featureStore }
+  }
   const app = Fastify(serverOptions(config, { logStream, ...deps }))
   before?.(app)
   await app.register(geotoken, { config, deps: { logStream, ...deps } })
   t.teardown(() => app.close())
   const [acme, globex, acmeReader, acmeFederated, resourceServer] = clients as [TestClient, TestClient, TestClient, TestClient, TestClient]
   return { app, config, logs, keysDir: `${root}/keys`, dataDir: `${root}/data`, clients: { acme, globex, acmeReader, acmeFederated, resourceServer } }
+}
+
+/**
+ * The feature backend the HTTP suites run on: the embedded one (undefined: the app opens it from SEED_FILE), or
+ * TEST_FEATURE_BACKEND's, a module whose default export is a StoreFactory (test/features/store-contract.ts) given
+ * the same seed. E.g. `TEST_FEATURE_BACKEND=./test/helpers/postgis-backend.ts npx tap test/features/ogc-conformance.test.ts`.
+ */
+async function testFeatureBackend (t: Tap, seedFile: string): Promise<FeatureStore | undefined> {
+  const backend = process.env.TEST_FEATURE_BACKEND
+  if (backend === undefined || backend === '') return undefined
+  const open = (await import(resolve(backend)) as { default: StoreFactory }).default
+  const seed: ContractSeed = { collections: [], features: [] }
+  if (seedFile !== '') {
+    const fc = JSON.parse(await readFile(seedFile, 'utf8')) as { collections: ContractSeed['collections'], features: Array<Record<string, unknown>> }
+    seed.collections = fc.collections
+    seed.features = fc.features.map(({ org, collection, id, ...feature }) => ({
+      org: org as string, collection: collection as string, feature: { ...feature, id: String(id ?? randomUUID()) } as ContractSeed['features'][number]['feature']
+    }))
+  }
+  const store = await open(t as Test, seed)
+  // The app never closes a store it was given: the test does, when it ends.
+  t.teardown(async () => { await store.close() })
+  return store
 }
 
 export const form = { 'content-type': 'application/x-www-form-urlencoded' }

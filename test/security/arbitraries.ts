@@ -11,6 +11,7 @@ import { serializeClients } from '../../src/clients/registry.js'
 import { serializeRing } from '../../src/keys/keyring.js'
 import { clientsFixture, smallSeed, testRing, type TestClient } from '../helpers/app.js'
 import { b64, rs256 } from '../helpers/forge.js'
+import type { OrgId } from '../../src/features/store.js'
 
 export interface Target {
   app: FastifyInstance
@@ -320,7 +321,7 @@ export function properties (target: Target): FuzzProperty[] {
           // Keep the store (and the heap) the size it was: the fuzzer measures memory.
           const created = JSON.parse(a.body) as { id: string, properties: { org?: string } }
           if (created.properties.org !== 'acme') throw new Error(`a created feature is stamped ${String(created.properties.org)}`)
-          await target.app.features.delete('acme', r.path.split('/')[3] as string, created.id)
+          await target.app.features.forOrg('acme' as OrgId).delete(r.path.split('/')[3] as string, created.id)
         }
       }))
     }

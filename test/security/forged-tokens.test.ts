@@ -8,6 +8,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { build, tokenFor, decodePart, basic } from '../helpers/app.js'
 import { b64, hs256, rs256, signRaw, unsigned } from '../helpers/forge.js'
 import { rotateKeys } from '../../scripts/rotate-keys.js'
+import type { OrgId } from '../../src/features/store.js'
 
 type Tap = Test
 const ITEMS = '/features/collections/sites/items'
@@ -16,10 +17,10 @@ const FEATURE = { type: 'Feature', geometry: { type: 'Point', coordinates: [7.1,
 const CHALLENGE = /^Bearer realm="geotoken"(, (error|error_description|scope)="[\x20\x21\x23-\x5B\x5D-\x7E]*")*$/
 
 /** Every feature of every org the seed and the tests know, so a write that slipped through is seen. */
-function storedCount (app: FastifyInstance): number {
+async function storedCount (app: FastifyInstance): Promise<number> {
   let n = 0
   for (const org of ['acme', 'globex']) {
-    for (const c of ['sites', 'networks']) n += app.features.list(org, c, { properties: {}, limit: 0, offset: 0 }).numberMatched
+    for (const c of ['sites', 'networks']) n += (await app.features.forOrg(org as OrgId).list(c, { properties: {}, limit: 0, offset: 0 })).numberMatched
   }
   return n
 }
@@ -50,10 +51,10 @@ async function expectRefused (t: Tap, app: FastifyInstance, authorization: strin
   const query = opts.query ?? ''
   const read = await app.inject({ method: 'GET', url: `${ITEMS}${query}`, headers })
   checkRefusal(t, read, 'read', status, error)
-  const before = storedCount(app)
+  const before = await storedCount(app)
   const write = await app.inject({ method: 'POST', url: `${ITEMS}${query}`, headers: { ...headers, 'content-type': 'application/geo+json' }, payload: FEATURE })
   checkRefusal(t, write, 'write', status, error)
-  t.equal(storedCount(app), before, 'write: nothing was stored')
+  t.equal(await storedCount(app), before, 'write: nothing was stored')
 }
 
 // Overload shedding off: these tests block the event loop on purpose (1 MB tokens, deep JSON) and ask about auth only.
@@ -76,11 +77,11 @@ const real = (hdr: object, payload: object): string => rs256(hdr, payload, signi
 t.test('the genuine token every forgery starts from opens both routes (control)', async t => {
   const read = await app.inject({ url: ITEMS, headers: { authorization: bearer(token) } })
   t.equal(read.statusCode, 200)
-  const before = storedCount(app)
+  const before = await storedCount(app)
   const write = await app.inject({ method: 'POST', url: ITEMS, headers: { authorization: bearer(token), 'content-type': 'application/geo+json' }, payload: FEATURE })
   t.equal(write.statusCode, 201)
-  t.equal(storedCount(app), before + 1)
-  t.equal(await app.features.delete('acme', 'sites', write.json().id as string), undefined)
+  t.equal(await storedCount(app), before + 1)
+  t.equal(await app.features.forOrg('acme' as OrgId).delete('sites', write.json().id as string), undefined)
 })
 
 t.test('no Authorization header answers a bare Bearer challenge on both routes', async t => {
@@ -88,11 +89,11 @@ t.test('no Authorization header answers a bare Bearer challenge on both routes',
 })
 
 t.test('a read-only token cannot write: 403 insufficient_scope naming features:write, nothing stored', async t => {
-  const before = storedCount(app)
+  const before = await storedCount(app)
   const res = await app.inject({ method: 'POST', url: ITEMS, headers: { authorization: bearer(readerToken), 'content-type': 'application/geo+json' }, payload: FEATURE })
   checkRefusal(t, res, 'write', 403, 'insufficient_scope')
   t.match(res.headers['www-authenticate'], /scope="features:write"/)
-  t.equal(storedCount(app), before)
+  t.equal(await storedCount(app), before)
 })
 
 // alg none (RFC 8725 §2.1), in every spelling, with and without a signature.
@@ -354,10 +355,10 @@ t.test('a genuine token in the query string is never read (bare challenge, no er
   await expectRefused(t, app, undefined, { error: null, query: `?access_token=${token}` })
 })
 t.test('a genuine token in a form body (RFC 6750 §2.2) is never read', async t => {
-  const before = storedCount(app)
+  const before = await storedCount(app)
   const res = await app.inject({ method: 'POST', url: ITEMS, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `access_token=${token}` })
   checkRefusal(t, res, 'write', 401, undefined)
-  t.equal(storedCount(app), before)
+  t.equal(await storedCount(app), before)
 })
 t.test('a genuine token in a cookie is never read', async t => {
   const res = await app.inject({ url: ITEMS, headers: { cookie: `access_token=${token}; token=${token}` } })

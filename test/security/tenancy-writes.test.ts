@@ -5,6 +5,7 @@ import fc from 'fast-check'
 import { randomUUID } from 'node:crypto'
 import type { LightMyRequestResponse } from 'fastify'
 import { build, tokenFor, tokensForOrgs } from '../helpers/app.js'
+import type { OrgId } from '../../src/features/store.js'
 
 const ORGS = ['acme', 'globex', 'initech', 'umbrella']
 const COLLECTIONS = ['sites', 'networks'] as const
@@ -25,11 +26,15 @@ t.test('random writes on another organization\'s ids answer exactly like a missi
     })
     t.equal(res.statusCode, 201)
     const id = res.json().id as string
-    owned.set(id, { org, collection, etag: res.headers.etag as string, json: app.features.get(org, collection, id)?.json as string })
+    owned.set(id, { org, collection, etag: res.headers.etag as string, json: (await app.features.forOrg(org as OrgId).get(collection, id))?.json as string })
   }
   const ids = [...owned.keys()]
-  const countOf = (org: string): number => COLLECTIONS.reduce((n, c) => n + app.features.list(org, c, { properties: {}, limit: 0, offset: 0 }).numberMatched, 0)
-  const counts = Object.fromEntries(ORGS.map(org => [org, countOf(org)]))
+  const countOf = async (org: string): Promise<number> => {
+    let n = 0
+    for (const c of COLLECTIONS) n += (await app.features.forOrg(org as OrgId).list(c, { properties: {}, limit: 0, offset: 0 })).numberMatched
+    return n
+  }
+  const counts = Object.fromEntries(await Promise.all(ORGS.map(async org => [org, await countOf(org)])))
 
   type Op = 'GET' | 'PUT' | 'PATCH' | 'DELETE'
   const request = fc.record({
@@ -83,14 +88,14 @@ t.test('random writes on another organization\'s ids answer exactly like a missi
     if (ORGS.some(org => org !== q.caller && shown.includes(org))) throw new Error('another org\'s name leaked')
     if (shown.includes('secret-name')) throw new Error('the victim\'s properties leaked')
     // And the victim is untouched.
-    const now = app.features.get(victim.org, victim.collection, q.victim)
+    const now = (await app.features.forOrg(victim.org as OrgId).get(victim.collection, q.victim))
     if (now?.etag !== victim.etag || now.json !== victim.json) throw new Error('the victim feature changed')
     return true
   }), { numRuns: 150, seed: 66 })
   t.ok(compared > 80, `${compared} foreign writes compared with missing ids`)
-  for (const org of ORGS) t.equal(countOf(org), counts[org], `${org} still has its ${counts[org] as number} features`)
+  for (const org of ORGS) t.equal(await countOf(org), counts[org], `${org} still has its ${counts[org] as number} features`)
   for (const [id, f] of owned) {
-    if (app.features.get(f.org, f.collection, id)?.etag !== f.etag) t.fail(`${id} of ${f.org} changed`)
+    if ((await app.features.forOrg(f.org as OrgId).get(f.collection, id))?.etag !== f.etag) t.fail(`${id} of ${f.org} changed`)
   }
 })
 
@@ -98,7 +103,7 @@ t.test('a body claiming another organization never moves, adopts or reveals a fe
   const { app, clients } = await build(t, { LOG_LEVEL: 'warn', OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0' })
   const acme = { authorization: `Bearer ${await tokenFor(app, clients.acme)}` }
   const geo = { 'content-type': 'application/geo+json' }
-  const globexFeature = app.features.get('globex', 'sites', 'g1')
+  const globexFeature = (await app.features.forOrg('globex' as OrgId).get('sites', 'g1'))
   t.ok(globexFeature, 'globex owns g1 in the seed')
 
   await t.test('POST with properties.org and a foreign id is stored under the caller with a fresh id', async t => {
@@ -108,9 +113,9 @@ t.test('a body claiming another organization never moves, adopts or reveals a fe
     t.not(body.id, 'g1', 'the server assigns the id')
     t.equal(body.properties.org, 'acme', 'stamped with the caller\'s org')
     t.equal(res.headers.location, `http://geotoken.test/features/collections/sites/items/${body.id}`, 'Location names only the new feature')
-    t.equal(res.headers.etag, app.features.get('acme', 'sites', body.id)?.etag, 'the ETag is the new feature\'s own')
-    t.equal(app.features.get('globex', 'sites', body.id), undefined, 'nothing was created for globex')
-    t.same(app.features.get('globex', 'sites', 'g1'), globexFeature, 'globex\'s g1 is untouched')
+    t.equal(res.headers.etag, (await app.features.forOrg('acme' as OrgId).get('sites', body.id))?.etag, 'the ETag is the new feature\'s own')
+    t.equal((await app.features.forOrg('globex' as OrgId).get('sites', body.id)), undefined, 'nothing was created for globex')
+    t.same((await app.features.forOrg('globex' as OrgId).get('sites', 'g1')), globexFeature, 'globex\'s g1 is untouched')
     t.notMatch(res.body, /globex/, 'the answer never names globex')
   })
 
@@ -119,8 +124,8 @@ t.test('a body claiming another organization never moves, adopts or reveals a fe
     t.equal(res.statusCode, 200)
     t.equal(res.json().properties.org, 'acme')
     t.equal(res.json().id, 'a1', 'the path names the feature, not the body')
-    t.equal(app.features.get('globex', 'sites', 'a1'), undefined)
-    t.same(app.features.get('globex', 'sites', 'g1'), globexFeature)
+    t.equal((await app.features.forOrg('globex' as OrgId).get('sites', 'a1')), undefined)
+    t.same((await app.features.forOrg('globex' as OrgId).get('sites', 'g1')), globexFeature)
   })
 
   await t.test('PATCH setting properties.org, or removing it, keeps the caller\'s org', async t => {
@@ -130,8 +135,8 @@ t.test('a body claiming another organization never moves, adopts or reveals a fe
       t.equal(res.json().properties.org, 'acme', `${JSON.stringify(patch)}: still acme`)
       t.equal(res.json().id, 'a2')
     }
-    t.equal(app.features.get('globex', 'sites', 'a2'), undefined)
-    t.same(app.features.get('globex', 'sites', 'g1'), globexFeature)
+    t.equal((await app.features.forOrg('globex' as OrgId).get('sites', 'a2')), undefined)
+    t.same((await app.features.forOrg('globex' as OrgId).get('sites', 'g1')), globexFeature)
   })
 
   await t.test('If-Match with a foreign feature\'s ETag on an own id is a plain 412, not a match', async t => {
@@ -158,6 +163,6 @@ t.test('a body claiming another organization never moves, adopts or reveals a fe
       t.notOk(foreignIds.some(id => shown.includes(`"${id}"`) || shown.includes(` ${id} `)) || shown.includes('globex'), `${b.method} ${b.url}: nothing of globex in ${res.body}`)
       t.match(res.headers['content-type'], /^application\/problem\+json/)
     }
-    t.same(app.features.get('globex', 'sites', 'g1'), globexFeature, 'still untouched')
+    t.same((await app.features.forOrg('globex' as OrgId).get('sites', 'g1')), globexFeature, 'still untouched')
   })
 })

@@ -1,12 +1,12 @@
 // Owns the journal file: the checksummed, append-only log of the writes since the last snapshot (fsync per write).
 import { open, rename, stat, truncate, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { FeatureStoreCorrupt, FeatureStoreUnavailable } from '../shared/errors.js'
-import { removeStaleTemps, syncDir, writeAll } from '../shared/atomic-file.js'
-import type { Feature } from './geojson.js'
+import { FeatureStoreCorrupt, FeatureStoreUnavailable } from '../../shared/errors.js'
+import { removeStaleTemps, syncDir, writeAll } from '../../shared/atomic-file.js'
+import type { Feature } from '../geojson.js'
 import { eachLine, exists, frame, framed } from './lines.js'
 import { writeSnapshot, type SnapshotEntry } from './snapshot.js'
-import type { CollectionDef } from './store.js'
+import type { CollectionDef } from '../store.js'
 
 export type JournalOp =
   | { op: 'put', org: string, collection: string, id: string, feature: Feature }

@@ -1,16 +1,18 @@
-// Owns the embedded FeatureStore: the in-memory index made durable by the journal, seeded on first start.
+// Owns the embedded FeatureStore backend: the in-memory index made durable by the journal, seeded on first start.
 import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { FeatureStoreUnavailable, notFound, preconditionFailed, SeedInvalid } from '../shared/errors.js'
-import { mkdirDurable, removeStaleTemps } from '../shared/atomic-file.js'
-import { ifMatchAllows } from '../shared/etag.js'
-import type { Log } from '../shared/log.js'
-import { validateFeature, type Feature } from './geojson.js'
+import { FeatureNotFound, FeaturePreconditionFailed, FeatureStoreUnavailable, SeedInvalid } from '../../shared/errors.js'
+import { mkdirDurable, removeStaleTemps } from '../../shared/atomic-file.js'
+import { ifMatchAllows } from '../../shared/etag.js'
+import type { Log } from '../../shared/log.js'
+import { validateFeature, type Feature } from '../geojson.js'
+import { mergePatch } from '../merge-patch.js'
 import { Journal, replayJournal, type JournalOp } from './journal.js'
 import { readSnapshot, SNAPSHOT_FILE } from './snapshot.js'
 import { Retry } from './retry.js'
-import { FeatureIndex, type CollectionDef, type Extent, type FeatureStore, type ItemsQuery, type Page, type StoreStatus, type StoredFeature } from './store.js'
+import type { CollectionDef, FeatureStore, OrgFeatures, OrgId, StoreStatus, WriteCondition } from '../store.js'
+import { FeatureIndex, type IndexedFeature } from './feature-index.js'
 
 /** What the store tells its host about, for metrics. */
 export interface StoreEvents {
@@ -78,6 +80,7 @@ export class EmbeddedFeatureStore implements FeatureStore {
   /** The last write failure logged: a full disk fails every write, but is logged once. */
   #writeFailure: string | undefined
   #queue: Promise<unknown> = Promise.resolve()
+  readonly #handles = new Map<OrgId, OrgFeatures>()
 
   private constructor (index: FeatureIndex, journal: Journal, opts: EmbeddedStoreOptions) {
     this.#index = index
@@ -140,29 +143,44 @@ export class EmbeddedFeatureStore implements FeatureStore {
 
   collections (): readonly CollectionDef[] { return this.#index.defs }
   collection (id: string): CollectionDef | undefined { return this.#index.def(id) }
-  extent (org: string, collection: string): Extent { return this.#index.extent(org, collection) }
-  list (org: string, collection: string, query: ItemsQuery): Page { return this.#index.list(org, collection, query) }
-  get (org: string, collection: string, id: string): StoredFeature | undefined { return this.#index.get(org, collection, id) }
 
-  async create (org: string, collection: string, feature: Feature): Promise<StoredFeature> {
-    return await this.#exclusive(async () => {
-      const id = randomUUID()
-      return await this.#commit({ op: 'put', org, collection, id, feature }) as StoredFeature
-    })
+  /** One handle per org, kept: orgs come from verified tokens, so they are few. */
+  forOrg (org: OrgId): OrgFeatures {
+    let handle = this.#handles.get(org)
+    if (handle === undefined) {
+      handle = this.#handle(org)
+      this.#handles.set(org, handle)
+    }
+    return handle
   }
 
-  async replace (org: string, collection: string, id: string, feature: Feature, ifMatch?: string): Promise<StoredFeature> {
-    return await this.#exclusive(async () => {
-      this.#current(org, collection, id, ifMatch)
-      return await this.#commit({ op: 'put', org, collection, id, feature }) as StoredFeature
-    })
-  }
-
-  async delete (org: string, collection: string, id: string, ifMatch?: string): Promise<void> {
-    await this.#exclusive(async () => {
-      this.#current(org, collection, id, ifMatch)
-      await this.#commit({ op: 'del', org, collection, id })
-    })
+  #handle (org: OrgId): OrgFeatures {
+    const index = this.#index
+    return {
+      org,
+      get: async (collection, id) => index.get(org, collection, id),
+      list: async (collection, query) => index.list(org, collection, query),
+      extent: async collection => index.extent(org, collection),
+      create: async (collection, feature) => await this.#exclusive(async () =>
+        await this.#commit({ op: 'put', org, collection, id: randomUUID(), feature }) as IndexedFeature),
+      replace: async (collection, id, feature, condition) => await this.#exclusive(async () => {
+        this.#current(org, collection, id, condition)
+        return await this.#commit({ op: 'put', org, collection, id, feature }) as IndexedFeature
+      }),
+      // Read, merge and write in one turn of the write queue: no other write can come between the check and the write.
+      patch: async (collection, id, patch, condition) => await this.#exclusive(async () => {
+        const { id: _id, ...base } = this.#current(org, collection, id, condition).feature
+        const merged = mergePatch(base, patch) as Feature
+        const feature = validateFeature({ ...merged, type: 'Feature' })
+        return await this.#commit({ op: 'put', org, collection, id, feature }) as IndexedFeature
+      }),
+      delete: async (collection, id, condition) => {
+        await this.#exclusive(async () => {
+          this.#current(org, collection, id, condition)
+          await this.#commit({ op: 'del', org, collection, id })
+        })
+      }
+    }
   }
 
   /** Waits for the writes and the compaction already queued; cancels the retries still waiting. */
@@ -172,15 +190,15 @@ export class EmbeddedFeatureStore implements FeatureStore {
     await this.#exclusive(async () => { await this.#journal.close() })
   }
 
-  #current (org: string, collection: string, id: string, ifMatch: string | undefined): StoredFeature {
+  #current (org: string, collection: string, id: string, condition: WriteCondition | undefined): IndexedFeature {
     const current = this.#index.get(org, collection, id)
-    if (current === undefined) throw notFound(`no feature ${id} in collection ${collection}`)
-    if (!ifMatchAllows(ifMatch, current.etag)) throw preconditionFailed(ifMatch)
+    if (current === undefined) throw new FeatureNotFound(collection, id)
+    if (!ifMatchAllows(condition?.ifMatch, current.etag)) throw new FeaturePreconditionFailed(condition?.ifMatch)
     return current
   }
 
   /** Durable first, visible second: readers never see a write that a crash could lose. */
-  async #commit (op: JournalOp): Promise<StoredFeature | undefined> {
+  async #commit (op: JournalOp): Promise<IndexedFeature | undefined> {
     if (this.#journal.fenced) {
       this.#events.writeRefused?.('fenced')
       throw new FeatureStoreUnavailable('writes are refused until a failed write is cut back from the journal')
@@ -231,7 +249,7 @@ export class EmbeddedFeatureStore implements FeatureStore {
   }
 }
 
-function applyOp (index: FeatureIndex, op: JournalOp): StoredFeature | undefined {
+function applyOp (index: FeatureIndex, op: JournalOp): IndexedFeature | undefined {
   if (op.op === 'put') return index.put(op.org, op.collection, op.id, op.feature)
   index.delete(op.org, op.collection, op.id)
   return undefined

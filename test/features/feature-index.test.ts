@@ -1,7 +1,8 @@
 // FeatureIndex against brute force: bbox (incl. antimeridian), datetime, property filters, paging, replace, delete, org partitions.
 import t from 'tap'
 import fc from 'fast-check'
-import { FeatureIndex, type Bbox, type CollectionDef, type ItemsQuery, type StoredFeature } from '../../src/features/store.js'
+import type { Bbox, CollectionDef, ItemsQuery } from '../../src/features/store.js'
+import { FeatureIndex, type IndexedFeature as StoredFeature } from '../../src/features/embedded/feature-index.js'
 import type { Feature, Geometry } from '../../src/features/geojson.js'
 
 const DEFS: CollectionDef[] = [

@@ -1,15 +1,16 @@
 // Owns the snapshot file: every live feature in one checksummed file, written atomically by a compaction.
 import { join } from 'node:path'
-import { FeatureStoreCorrupt } from '../shared/errors.js'
-import { writeFileAtomic } from '../shared/atomic-file.js'
-import type { Feature } from './geojson.js'
+import { FeatureStoreCorrupt } from '../../shared/errors.js'
+import { writeFileAtomic } from '../../shared/atomic-file.js'
+import type { Feature } from '../geojson.js'
 import { eachLine, exists, frame, framed } from './lines.js'
-import { FeatureIndex, type CollectionDef, type FeatureRecord, type StoredFeature } from './store.js'
+import type { CollectionDef } from '../store.js'
+import { FeatureIndex, type FeatureRecord, type IndexedFeature } from './feature-index.js'
 
 export const SNAPSHOT_FILE = 'snapshot.jsonl'
 
 /** What a snapshot holds per feature: the index's own view of it (served JSON, box, time). */
-export interface SnapshotEntry { org: string, collection: string, feature: StoredFeature }
+export interface SnapshotEntry { org: string, collection: string, feature: IndexedFeature }
 
 /** Byte → hex digit value, or -1. */
 const DIGIT = new Int8Array(256).fill(-1)

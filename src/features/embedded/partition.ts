@@ -2,7 +2,7 @@
 // static packed R-tree (flatbush) with a small dynamic overlay (rbush) for the writes since it was built.
 import Flatbush from 'flatbush'
 import RBush from 'rbush'
-import type { Bbox } from './store.js'
+import type { Bbox } from '../store.js'
 
 // Slot flags. A slot is a feature's place in the partition's order (first insertion); it never moves between
 // rebuilds, and a rebuild keeps the relative order, so paging stays stable and deterministic.
