@@ -12,13 +12,13 @@ export const ROLE_PASSWORD = 'geotoken-role-test-password'
 
 /** The small seed's collections (test/helpers/app.ts COLLECTIONS), served from tables. */
 export const SEED_COLLECTIONS = [
-  { id: 'sites', title: 'Sites', description: 'points', table: 'geo.sites', idColumn: 'id', geometryColumn: 'geom', orgColumn: 'org', temporalColumn: 'observed_at', propertiesColumn: 'props', queryables: ['kind', 'name'] },
-  { id: 'networks', title: 'Networks', description: 'lines and polygons', table: 'geo.networks', idColumn: 'id', geometryColumn: 'geom', orgColumn: 'org', temporalColumn: 'observed_at', propertiesColumn: 'props', queryables: ['kind'] }
+  { id: 'sites', title: 'Sites', description: 'points', table: 'geo.sites', idColumn: 'id', geometryColumn: 'geom', orgColumn: 'org', temporalColumn: 'observed_at', propertiesColumn: 'props', orderColumn: 'seq', queryables: ['kind', 'name'] },
+  { id: 'networks', title: 'Networks', description: 'lines and polygons', table: 'geo.networks', idColumn: 'id', geometryColumn: 'geom', orgColumn: 'org', temporalColumn: 'observed_at', propertiesColumn: 'props', orderColumn: 'seq', queryables: ['kind'] }
 ]
 
 export const BUILDINGS = {
   id: 'buildings', title: 'Buildings', description: 'an existing table, published as it is', table: 'legacy.buildings',
-  idColumn: 'gid', geometryColumn: 'the_geom', orgColumn: 'tenant', temporalColumn: 'surveyed_on', properties: ['name', 'kind', 'height'], queryables: ['kind']
+  idColumn: 'gid', geometryColumn: 'the_geom', orgColumn: 'tenant', temporalColumn: 'surveyed_on', properties: ['name', 'kind', 'height', 'surveyed_on'], queryables: ['kind']
 }
 
 /** acme's buildings in Paris and Brussels, globex's in New York and Fiji (east and west of the antimeridian). */
@@ -32,7 +32,8 @@ export const BUILDING_ROWS = [
 
 const TABLES = `
 create schema if not exists geo;
-create table if not exists geo.sites (id text primary key, org text not null, geom geometry(Geometry, 4326), observed_at timestamptz, props jsonb not null default '{}');
+create table if not exists geo.sites (id text primary key, seq bigint generated always as identity, org text not null,
+  geom geometry(Geometry, 4326), observed_at timestamptz, props json not null default '{}');
 create table if not exists geo.networks (like geo.sites including all);
 create schema if not exists legacy;
 create table if not exists legacy.buildings (gid serial primary key, tenant varchar(32) not null, the_geom geometry(Point, 3857),
@@ -42,12 +43,12 @@ create table if not exists legacy.buildings (gid serial primary key, tenant varc
 /** (Re)creates the fixture tables with their rows, as the superuser: each test starts from the same data. */
 export async function resetFixtures (cluster: Cluster): Promise<void> {
   await cluster.admin(TABLES)
-  await cluster.admin('truncate geo.sites, geo.networks; truncate legacy.buildings restart identity')
+  await cluster.admin('truncate geo.sites, geo.networks, legacy.buildings restart identity')
   const seed = JSON.parse(smallSeed()) as { features: Array<{ id: string, org: string, collection: string, geometry: unknown, properties: Record<string, unknown> }> }
   for (const f of seed.features) {
-    const { observed_at: at, ...props } = f.properties
+    const at = f.properties.observed_at
     await cluster.admin(`insert into geo.${f.collection === 'sites' ? 'sites' : 'networks'} (id, org, geom, observed_at, props) values ($1, $2, ST_GeomFromGeoJSON($3), $4, $5)`,
-      [f.id, f.org, JSON.stringify(f.geometry), at, JSON.stringify(props)])
+      [f.id, f.org, JSON.stringify(f.geometry), at, JSON.stringify(f.properties)])
   }
   for (const b of BUILDING_ROWS) {
     await cluster.admin('insert into legacy.buildings (tenant, the_geom, name, kind, height, surveyed_on) values ($1, ST_Transform(ST_SetSRID(ST_MakePoint($2, $3), 4326), 3857), $4, $5, $6, $7)',

@@ -18,6 +18,8 @@ export interface TableInfo {
   /** Columns of `properties`, with their type names. */
   columnTypes: Record<string, string>
   hasSpatialIndex: boolean
+  /** json or jsonb: the type a write casts the other properties to. */
+  propertiesType: 'json' | 'jsonb' | null
 }
 
 interface Column { name: string, type: string, typeName: string, hasDefault: boolean, attnum: number }
@@ -80,7 +82,8 @@ export async function inspect (client: pg.ClientBase, collections: readonly Publ
     const geometry = column(c.geometryColumn, 'geometryColumn', new Set(['geometry']), 'geometry with an SRID, such as geometry(Point, 4326)')
     const org = column(c.orgColumn, 'orgColumn', TEXT, 'text or varchar')
     if (c.temporalColumn !== undefined) column(c.temporalColumn, 'temporalColumn', TEMPORAL, 'timestamptz, timestamp or date')
-    if (c.propertiesColumn !== undefined) column(c.propertiesColumn, 'propertiesColumn', new Set(['jsonb']), 'jsonb')
+    const propertiesType = c.propertiesColumn === undefined ? null : column(c.propertiesColumn, 'propertiesColumn', new Set(['json', 'jsonb']), 'json or jsonb').typeName as 'json' | 'jsonb'
+    if (c.orderColumn !== undefined) column(c.orderColumn, 'orderColumn', new Set([...INTEGER, ...TEXT, ...TEMPORAL, 'numeric', 'uuid']), 'an integer, text, number, uuid or date/time')
     const columnTypes: Record<string, string> = {}
     for (const p of c.properties) columnTypes[p] = column(p, 'properties', SERVABLE, 'a number, text, boolean, uuid, date/time or json(b) type').typeName
 
@@ -111,7 +114,7 @@ export async function inspect (client: pg.ClientBase, collections: readonly Publ
     // Permissive policies are OR-ed: one more, of any other form, could let rows of other organizations through.
     const other = permissive.find(p => !expected.includes(p))
     if (other !== undefined) throw new TenancyUnsafe(where, `policy ${other.polname} is permissive and not of the expected form; it would widen what ${role.rolname} sees`)
-    tables.set(c.id, { srid, idKind: INTEGER.has(id.typeName) ? 'integer' : id.typeName === 'uuid' ? 'uuid' : 'text', idType: id.typeName, idDefault: id.hasDefault, columnTypes, hasSpatialIndex })
+    tables.set(c.id, { srid, idKind: INTEGER.has(id.typeName) ? 'integer' : id.typeName === 'uuid' ? 'uuid' : 'text', idType: id.typeName, idDefault: id.hasDefault, columnTypes, hasSpatialIndex, propertiesType })
   }
   return { tables, warnings }
 }

@@ -22,8 +22,13 @@ export const PublishedCollectionSchema = Type.Object({
   temporalColumn: Type.Optional(Ident),
   /** Columns served as properties (in this order), written from the properties of the same name. */
   properties: Type.Array(Ident, { default: [], maxItems: 40 }),
-  /** A jsonb column holding every other property: without it, a property that is no column is refused (400). */
+  /**
+   * A json or jsonb column holding every other property (json keeps them as written, in order; jsonb sorts them):
+   * without it, a property that is no column is refused (400).
+   */
   propertiesColumn: Type.Optional(Ident),
+  /** The stable order of pages (then the id): a serial or identity column keeps first-insertion order. Default: the id. */
+  orderColumn: Type.Optional(Ident),
   /** Properties (columns of `properties`, or members of `propertiesColumn`) a client may filter on by equality. */
   queryables: Type.Array(Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$' }), { default: [] })
 }, { additionalProperties: false })
@@ -62,11 +67,16 @@ export function parseCollections (json: unknown, source: string): PublishedColle
     const where = `collection ${c.id} (table ${c.table})`
     if (seen.has(c.id)) throw new CollectionsInvalid(source, `collection ${c.id} is listed twice`)
     seen.add(c.id)
-    const special = [c.idColumn, c.geometryColumn, c.orgColumn, c.temporalColumn, c.propertiesColumn].filter(x => x !== undefined)
-    if (new Set(special).size !== special.length) throw new CollectionsInvalid(source, `${where}: idColumn, geometryColumn, orgColumn, temporalColumn and propertiesColumn must be different columns`)
+    const special = [c.idColumn, c.geometryColumn, c.orgColumn, c.propertiesColumn].filter(x => x !== undefined)
+    if (new Set(special).size !== special.length || (c.temporalColumn !== undefined && special.includes(c.temporalColumn))) {
+      throw new CollectionsInvalid(source, `${where}: idColumn, geometryColumn, orgColumn, temporalColumn and propertiesColumn must be different columns`)
+    }
     for (const p of c.properties) {
       if (special.includes(p)) throw new CollectionsInvalid(source, `${where}: column ${p} is listed in properties and as a special column`)
       if (p === 'org') throw new CollectionsInvalid(source, `${where}: column org cannot be a property: properties.org is the organization, stamped from the token`)
+    }
+    if (c.temporalColumn !== undefined && !c.properties.includes(c.temporalColumn) && c.propertiesColumn === undefined) {
+      throw new CollectionsInvalid(source, `${where}: the temporal column ${c.temporalColumn} is served as a property: list it in properties, or give a propertiesColumn to keep the property as written`)
     }
     if (new Set(c.properties).size !== c.properties.length) throw new CollectionsInvalid(source, `${where}: a column is listed twice in properties`)
     for (const q of c.queryables) {

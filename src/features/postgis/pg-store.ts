@@ -2,11 +2,11 @@
 // organization confined by the table's row-level security as well as by every statement's own condition.
 import { createHash, randomUUID } from 'node:crypto'
 import type pg from 'pg'
-import { notFound, preconditionFailed, Problem } from '../../shared/errors.js'
+import { FeatureNotFound, FeaturePreconditionFailed, Problem } from '../../shared/errors.js'
 import type { Log } from '../../shared/log.js'
 import { validateFeature, type Feature } from '../geojson.js'
 import { mergePatch } from '../merge-patch.js'
-import type { CollectionDef, Extent, ItemsQuery } from '../store.js'
+import type { CollectionDef, Extent, FeatureStore, ItemsQuery, OrgFeatures, OrgId, Page, StoredFeature, WriteCondition } from '../store.js'
 import { inspect } from './catalog.js'
 import { collectionDef, readCollections, type PublishedCollection } from './collections.js'
 import { clientProblem, Database, type DatabaseStatus } from './database.js'
@@ -16,7 +16,7 @@ import { TableStatements, type Statement, type WriteValues } from './statements.
 export const etagOf = (json: string): string => `"${createHash('sha256').update(json).digest('base64url').slice(0, 27)}"`
 
 /** One feature as served, read from the database. */
-export class PgFeature {
+export class PgFeature implements StoredFeature {
   readonly id: string
   readonly json: string
   #etag: string | undefined
@@ -24,8 +24,6 @@ export class PgFeature {
   get etag (): string { return (this.#etag ??= etagOf(this.json)) }
   get feature (): Feature { return JSON.parse(this.json) as Feature }
 }
-
-export interface PgPage { items: PgFeature[], numberMatched: number }
 
 export interface PgStoreOptions {
   url: string
@@ -48,7 +46,10 @@ const fromRow = (row: { json: string }): PgFeature => {
   return new PgFeature(id, row.json)
 }
 
-export class PgFeatureStore {
+/**
+ * The PostGIS backend. Its org-taking methods serve PgOrgFeatures (forOrg): an OrgId comes only from a verified token.
+ */
+export class PgFeatureStore implements FeatureStore {
   readonly db: Database
   readonly #tables: Map<string, TableStatements>
   readonly #defs: CollectionDef[]
@@ -81,6 +82,7 @@ export class PgFeatureStore {
     } finally { client.release() }
   }
 
+  forOrg (org: OrgId): OrgFeatures { return new PgOrgFeatures(this, org) }
   collections (): readonly CollectionDef[] { return this.#defs }
   collection (id: string): CollectionDef | undefined { return this.#defs.find(d => d.id === id) }
   status (): DatabaseStatus { return this.db.status }
@@ -88,16 +90,16 @@ export class PgFeatureStore {
 
   #table (collection: string): TableStatements {
     const table = this.#tables.get(collection)
-    if (table === undefined) throw notFound(`no collection ${collection}`)
+    if (table === undefined) throw new Problem(404, 'Not Found', `no collection ${collection}`)
     return table
   }
 
-  async #read<T> (org: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> { return await this.db.withOrg(org, true, fn) }
-  async #write<T> (org: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  async #read<T> (org: OrgId, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> { return await this.db.withOrg(org, true, fn) }
+  async #write<T> (org: OrgId, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     try { return await this.db.withOrg(org, false, fn) } catch (err) { throw clientProblem(err) ?? err }
   }
 
-  async extent (org: string, collection: string): Promise<Extent> {
+  async extent (org: OrgId, collection: string): Promise<Extent> {
     const s = this.#table(collection).extent(org)
     const row = (await this.#read(org, async c => await c.query<{ minX: number | null, minY: number, maxX: number, maxY: number, t0: Date | null, t1: Date | null }>(s.text, s.values))).rows[0]
     return {
@@ -106,7 +108,7 @@ export class PgFeatureStore {
     }
   }
 
-  async list (org: string, collection: string, q: ItemsQuery): Promise<PgPage> {
+  async list (org: OrgId, collection: string, q: ItemsQuery): Promise<Page> {
     const table = this.#table(collection)
     const count = table.count(org, q)
     const page = table.page(org, q)
@@ -118,7 +120,7 @@ export class PgFeatureStore {
     })
   }
 
-  async get (org: string, collection: string, id: string): Promise<PgFeature | undefined> {
+  async get (org: OrgId, collection: string, id: string): Promise<PgFeature | undefined> {
     const table = this.#table(collection)
     if (!table.validId(id)) return undefined
     const s = table.one(org, id)
@@ -132,7 +134,7 @@ export class PgFeatureStore {
     return v
   }
 
-  async create (org: string, collection: string, feature: Feature): Promise<PgFeature> {
+  async create (org: OrgId, collection: string, feature: Feature): Promise<PgFeature> {
     const table = this.#table(collection)
     let id: string | null = null
     if (!table.info.idDefault) {
@@ -144,48 +146,68 @@ export class PgFeatureStore {
   }
 
   /** A conditional write's statement changed nothing: the feature is missing (404) or its ETag differs (412). */
-  async #missed (c: pg.PoolClient, table: TableStatements, org: string, id: string, ifMatch: string | undefined, collection: string): Promise<never> {
+  async #missed (c: pg.PoolClient, table: TableStatements, org: OrgId, id: string, ifMatch: string | undefined, collection: string): Promise<never> {
     const e = table.exists(org, id)
-    if (((await c.query(e.text, e.values)).rowCount ?? 0) === 0) throw notFound(`no feature ${id} in collection ${collection}`)
-    throw preconditionFailed(ifMatch)
+    if (((await c.query(e.text, e.values)).rowCount ?? 0) === 0) throw new FeatureNotFound(collection, id)
+    throw new FeaturePreconditionFailed(ifMatch)
   }
 
-  async #update (c: pg.PoolClient, table: TableStatements, s: Statement, org: string, id: string, ifMatch: string | undefined, collection: string): Promise<PgFeature> {
+  async #update (c: pg.PoolClient, table: TableStatements, s: Statement, org: OrgId, id: string, ifMatch: string | undefined, collection: string): Promise<PgFeature> {
     const row = (await c.query<{ json: string }>(s.text, s.values)).rows[0]
     return row === undefined ? await this.#missed(c, table, org, id, ifMatch, collection) : fromRow(row)
   }
 
   /** Replaces a feature; `ifMatch` is compared in the UPDATE itself, so of two concurrent writes with one ETag one wins. */
-  async replace (org: string, collection: string, id: string, feature: Feature, ifMatch?: string): Promise<PgFeature> {
+  async replace (org: OrgId, collection: string, id: string, feature: Feature, ifMatch?: string): Promise<PgFeature> {
     const table = this.#table(collection)
-    if (!table.validId(id)) throw notFound(`no feature ${id} in collection ${collection}`)
+    if (!table.validId(id)) throw new FeatureNotFound(collection, id)
     const s = table.update(org, id, this.#values(table, feature), tagsOf(ifMatch))
     return await this.#write(org, async c => await this.#update(c, table, s, org, id, ifMatch, collection))
   }
 
   /** RFC 7396 merge-patch on the row locked for this transaction: no write can come between reading and writing it. */
-  async patch (org: string, collection: string, id: string, patch: unknown, ifMatch?: string): Promise<PgFeature> {
+  async patch (org: OrgId, collection: string, id: string, patch: unknown, ifMatch?: string): Promise<PgFeature> {
     const table = this.#table(collection)
-    if (!table.validId(id)) throw notFound(`no feature ${id} in collection ${collection}`)
+    if (!table.validId(id)) throw new FeatureNotFound(collection, id)
     return await this.#write(org, async c => {
       const one = table.one(org, id, true)
       const row = (await c.query<{ json: string }>(one.text, one.values)).rows[0]
-      if (row === undefined) throw notFound(`no feature ${id} in collection ${collection}`)
+      if (row === undefined) throw new FeatureNotFound(collection, id)
       const current = fromRow(row)
       const tags = tagsOf(ifMatch)
-      if (tags !== null && !tags.includes(current.etag)) throw preconditionFailed(ifMatch)
+      if (tags !== null && !tags.includes(current.etag)) throw new FeaturePreconditionFailed(ifMatch)
       const { id: _id, ...base } = current.feature
       const merged = validateFeature({ ...(mergePatch(base, patch) as object), type: 'Feature' })
       return await this.#update(c, table, table.update(org, id, this.#values(table, merged), null), org, id, ifMatch, collection)
     })
   }
 
-  async delete (org: string, collection: string, id: string, ifMatch?: string): Promise<void> {
+  async delete (org: OrgId, collection: string, id: string, ifMatch?: string): Promise<void> {
     const table = this.#table(collection)
-    if (!table.validId(id)) throw notFound(`no feature ${id} in collection ${collection}`)
+    if (!table.validId(id)) throw new FeatureNotFound(collection, id)
     const s = table.delete(org, id, tagsOf(ifMatch))
     await this.#write(org, async c => {
       if (((await c.query(s.text, s.values)).rowCount ?? 0) === 0) await this.#missed(c, table, org, id, ifMatch, collection)
     })
+  }
+}
+
+/** The store bound to one organization (FeatureStore.forOrg): every call runs in a transaction set to that org. */
+class PgOrgFeatures implements OrgFeatures {
+  readonly org: OrgId
+  readonly #store: PgFeatureStore
+  constructor (store: PgFeatureStore, org: OrgId) { this.#store = store; this.org = org }
+  async get (collection: string, id: string): Promise<StoredFeature | undefined> { return await this.#store.get(this.org, collection, id) }
+  async list (collection: string, query: ItemsQuery): Promise<Page> { return await this.#store.list(this.org, collection, query) }
+  async extent (collection: string): Promise<Extent> { return await this.#store.extent(this.org, collection) }
+  async create (collection: string, feature: Feature): Promise<StoredFeature> { return await this.#store.create(this.org, collection, feature) }
+  async replace (collection: string, id: string, feature: Feature, condition?: WriteCondition): Promise<StoredFeature> {
+    return await this.#store.replace(this.org, collection, id, feature, condition?.ifMatch)
+  }
+  async patch (collection: string, id: string, patch: unknown, condition?: WriteCondition): Promise<StoredFeature> {
+    return await this.#store.patch(this.org, collection, id, patch, condition?.ifMatch)
+  }
+  async delete (collection: string, id: string, condition?: WriteCondition): Promise<void> {
+    await this.#store.delete(this.org, collection, id, condition?.ifMatch)
   }
 }

@@ -28,7 +28,8 @@ export class TableStatements {
   readonly #id: string
   readonly #org: string
   readonly #geom: string
-  /** Columns a write sets from properties: the listed ones and the temporal column. */
+  readonly #order: string
+  /** Columns a write sets from the properties of the same name: the listed ones and the temporal column. */
   readonly #written: string[]
 
   constructor (collection: PublishedCollection, info: TableInfo) {
@@ -38,17 +39,19 @@ export class TableStatements {
     this.#id = `t.${ident(collection.idColumn)}`
     this.#org = `t.${ident(collection.orgColumn)}`
     this.#geom = `t.${ident(collection.geometryColumn)}`
-    this.#written = [...collection.properties, ...(collection.temporalColumn === undefined ? [] : [collection.temporalColumn])]
+    this.#order = collection.orderColumn === undefined ? this.#id : `t.${ident(collection.orderColumn)}, ${this.#id}`
+    this.#written = [...new Set([...collection.properties, ...(collection.temporalColumn === undefined ? [] : [collection.temporalColumn])])]
     const geometry = info.srid === 4326 ? this.#geom : `ST_Transform(${this.#geom}, 4326)`
-    const pairs = this.#written.map(c => `'${c}', t.${ident(c)}`)
-    // jsonb: one deterministic text for the same data, so the ETag is stable; org last, so it always wins.
-    // A NULL column is no property (as a property never sent is none); nulls inside the jsonb column are kept.
-    const properties = [
-      ...(collection.propertiesColumn === undefined ? [] : [`coalesce(t.${ident(collection.propertiesColumn)}, '{}'::jsonb)`]),
-      ...(pairs.length === 0 ? [] : [`jsonb_strip_nulls(jsonb_build_object(${pairs.join(', ')}))`]),
-      `jsonb_build_object('org', ${this.#org})`
-    ].join(' || ')
-    this.json = `('{"type":"Feature","id":' || to_json(${this.#id}::text)::text || ',"geometry":' || coalesce(ST_AsGeoJSON(${geometry}, 9), 'null') || ',"properties":' || (${properties})::text || '}')`
+    // The members of a JSON object's text, without its braces ('' for {}): the parts are joined as text, so the
+    // other properties keep the order they were written in (a json column), and org is always last.
+    const members = (objectText: string): string => `nullif(btrim(substr(btrim(${objectText}), 2, length(btrim(${objectText})) - 2)), '')`
+    const parts = [
+      ...(collection.propertiesColumn === undefined ? [] : [members(`t.${ident(collection.propertiesColumn)}::text`)]),
+      // A NULL column is no property, as a property never sent is none (nulls in the properties column are kept).
+      ...(collection.properties.length === 0 ? [] : [members(`jsonb_strip_nulls(jsonb_build_object(${collection.properties.map(c => `'${c}', t.${ident(c)}`).join(', ')}))::text`)]),
+      `'"org":' || to_json(${this.#org}::text)::text`
+    ]
+    this.json = `('{"type":"Feature","id":' || to_json(${this.#id}::text)::text || ',"geometry":' || coalesce(ST_AsGeoJSON(${geometry}, 9), 'null') || ',"properties":{' || concat_ws(',', ${parts.join(', ')}) || '}}')`
     this.etag = `('"' || left(translate(encode(sha256(convert_to(${this.json}, 'UTF8')), 'base64'), '+/', '-_'), 27) || '"')`
   }
 
@@ -72,6 +75,8 @@ export class TableStatements {
         : [[q.bbox[0], q.bbox[1], 180, q.bbox[3]], [-180, q.bbox[1], q.bbox[2], q.bbox[3]]] as Bbox[]
       conditions.push(`(${boxes.map(b => `${this.#geom} && ${this.#envelope(b, p)}`).join(' or ')})`)
     }
+    // No temporal column: no feature has a time, and a datetime filter matches none.
+    if (q.datetime !== undefined && this.collection.temporalColumn === undefined) conditions.push('false')
     if (q.datetime !== undefined && this.collection.temporalColumn !== undefined) {
       const column = `t.${ident(this.collection.temporalColumn)}`
       const [start, end] = q.datetime
@@ -106,7 +111,7 @@ export class TableStatements {
     const values: unknown[] = []
     const where = this.#where(org, q, values)
     values.push(q.limit, q.offset)
-    return { text: `select ${this.json} as json from ${this.table} t where ${where} order by ${this.#id} limit $${values.length - 1} offset $${values.length}`, values }
+    return { text: `select ${this.json} as json from ${this.table} t where ${where} order by ${this.#order} limit $${values.length - 1} offset $${values.length}`, values }
   }
 
   one (org: string, id: string, lock = false): Statement {
@@ -137,7 +142,7 @@ export class TableStatements {
   insert (org: string, id: string | null, v: WriteValues): Statement {
     const c = this.collection
     const names = [c.orgColumn, c.geometryColumn, ...this.#written, ...(c.propertiesColumn === undefined ? [] : [c.propertiesColumn])]
-    const exprs = ['$1', this.#geometryValue('$2'), ...this.#written.map(w => `r.${ident(w)}`), ...(c.propertiesColumn === undefined ? [] : ['$4::jsonb'])]
+    const exprs = ['$1', this.#geometryValue('$2'), ...this.#written.map(w => `r.${ident(w)}`), ...(c.propertiesColumn === undefined ? [] : [`$4::${this.info.propertiesType ?? 'jsonb'}`])]
     const values: unknown[] = [org, v.geometry, v.columns, ...(c.propertiesColumn === undefined ? [] : [v.extra])]
     if (id !== null) {
       names.unshift(c.idColumn)
@@ -155,7 +160,7 @@ export class TableStatements {
     const c = this.collection
     const sets = [`${ident(c.geometryColumn)} = ${this.#geometryValue('$3')}`, ...this.#written.map(w => `${ident(w)} = r.${ident(w)}`)]
     const values: unknown[] = [id, org, v.geometry, v.columns]
-    if (c.propertiesColumn !== undefined) { values.push(v.extra); sets.push(`${ident(c.propertiesColumn)} = $${values.length}::jsonb`) }
+    if (c.propertiesColumn !== undefined) { values.push(v.extra); sets.push(`${ident(c.propertiesColumn)} = $${values.length}::${this.info.propertiesType ?? 'jsonb'}`) }
     let condition = ''
     if (tags !== null) { values.push(tags); condition = ` and ${this.etag} = any($${values.length}::text[])` }
     return {
@@ -171,15 +176,20 @@ export class TableStatements {
     return { text: `delete from ${this.table} t where ${this.#id} = $1 and ${this.#org} = $2${condition}`, values }
   }
 
-  /** Splits a feature's properties into typed columns and the jsonb rest; null `extra` means no propertiesColumn. */
+  /**
+   * Splits a feature's properties: the listed columns (and the temporal column) are written from the properties of
+   * their name; every property that is no listed column goes to the properties column, as written.
+   */
   writeValues (properties: Record<string, unknown> | null, geometry: unknown): WriteValues | { unknown: string } {
     const columns: Record<string, unknown> = {}
     const extra: Record<string, unknown> = {}
     for (const [name, value] of Object.entries(properties ?? {})) {
       if (name === 'org') continue // stamped from the token, never taken from the body
       if (this.#written.includes(name)) columns[name] = value
-      else if (this.collection.propertiesColumn !== undefined) extra[name] = value
-      else return { unknown: name }
+      if (this.collection.properties.includes(name)) continue
+      if (this.collection.propertiesColumn === undefined) {
+        if (name !== this.collection.temporalColumn) return { unknown: name }
+      } else extra[name] = value
     }
     return {
       columns: JSON.stringify(columns),
