@@ -18,6 +18,7 @@ import oauth from './oauth/plugin.js'
 import { loadTrustedIssuers } from './oauth/trusted-issuers.js'
 import featureApi, { featureStore } from './features/plugin.js'
 import type { FeatureStore } from './features/store.js'
+import { PgFeatureStore } from './features/postgis/pg-store.js'
 
 const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
   'features:read': 'read your organization\'s features',
@@ -87,9 +88,18 @@ export const geotoken = fp(async function geotoken (app: FastifyInstance, { conf
   })
 
   // The feature store and the OGC API - Features over it: /features/*.
+  // FEATURE_STORE=postgis: the tables of the collections file, checked against the catalog first (fail closed).
+  let given = deps.featureStore
+  if (given === undefined && config.FEATURE_STORE === 'postgis') {
+    const opened = await PgFeatureStore.open({
+      url: config.DATABASE_URL, collectionsFile: config.FEATURE_COLLECTIONS_FILE, poolMax: config.DATABASE_POOL_MAX, timeoutMs: config.DATABASE_TIMEOUT_MS, log: app.log
+    })
+    app.addHook('onClose', async () => { await opened.close() })
+    given = opened
+  }
   await app.register(featureStore, {
     dir: join(config.DATA_DIR, 'features'), seedFile: config.SEED_FILE, compactBytes: config.FEATURE_JOURNAL_MAX_MB * 2 ** 20,
-    ...(deps.featureStore === undefined ? {} : { store: deps.featureStore })
+    ...(given === undefined ? {} : { store: given })
   })
   await app.register(featureApi, {
     prefix: '/features', rules: verificationRules(config), base: `${config.ISSUER}/features`,

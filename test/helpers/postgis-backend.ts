@@ -53,10 +53,14 @@ export async function loadSeed (cluster: Cluster, seed: ContractSeed, collection
       values ($1, $2, ST_GeomFromGeoJSON($3), $4${temporal === undefined ? '' : ', $5'})`,
     [feature.id, org, feature.geometry === null ? null : JSON.stringify(feature.geometry), JSON.stringify(properties), ...(temporal === undefined ? [] : [typeof time === 'string' ? time : null])])
   }
-  if (collections.length > 0) await cluster.admin(prepareSql(parseCollections({ collections }, 'seed'), { role: ROLE, password: ROLE_PASSWORD }))
+  await cluster.admin(prepareSql(parseCollections({ collections }, 'seed'), { role: ROLE, password: ROLE_PASSWORD }))
 }
 
+/** How many stores this process opened: a suite run through TEST_FEATURE_BACKEND shows it really ran here. */
+export const opened = { count: 0 }
+
 const openPostgis: StoreFactory = async (t, seed) => {
+  opened.count++
   const cluster = await sharedCluster()
   const collections = seedCollections(seed)
   await loadSeed(cluster, seed, collections)

@@ -34,7 +34,7 @@ export const PublishedCollectionSchema = Type.Object({
 }, { additionalProperties: false })
 
 export const CollectionsFileSchema = Type.Object({
-  collections: Type.Array(PublishedCollectionSchema, { minItems: 1 })
+  collections: Type.Array(PublishedCollectionSchema)
 }, { additionalProperties: false })
 
 export type PublishedCollection = Static<typeof PublishedCollectionSchema>

@@ -42,6 +42,8 @@ export class TableStatements {
     this.#order = collection.orderColumn === undefined ? this.#id : `t.${ident(collection.orderColumn)}, ${this.#id}`
     this.#written = [...new Set([...collection.properties, ...(collection.temporalColumn === undefined ? [] : [collection.temporalColumn])])]
     const geometry = info.srid === 4326 ? this.#geom : `ST_Transform(${this.#geom}, 4326)`
+    // CRS84 coordinates as stored, to the 15 decimals PostGIS can write; transformed ones to 9 (0.1 mm), not noise.
+    const decimals = info.srid === 4326 ? 15 : 9
     // The members of a JSON object's text, without its braces ('' for {}): the parts are joined as text, so the
     // other properties keep the order they were written in (a json column), and org is always last.
     const members = (objectText: string): string => `nullif(btrim(substr(btrim(${objectText}), 2, length(btrim(${objectText})) - 2)), '')`
@@ -51,7 +53,7 @@ export class TableStatements {
       ...(collection.properties.length === 0 ? [] : [members(`jsonb_strip_nulls(jsonb_build_object(${collection.properties.map(c => `'${c}', t.${ident(c)}`).join(', ')}))::text`)]),
       `'"org":' || to_json(${this.#org}::text)::text`
     ]
-    this.json = `('{"type":"Feature","id":' || to_json(${this.#id}::text)::text || ',"geometry":' || coalesce(ST_AsGeoJSON(${geometry}, 9), 'null') || ',"properties":{' || concat_ws(',', ${parts.join(', ')}) || '}}')`
+    this.json = `('{"type":"Feature","id":' || to_json(${this.#id}::text)::text || ',"geometry":' || coalesce(ST_AsGeoJSON(${geometry}, ${decimals}), 'null') || ',"properties":{' || concat_ws(',', ${parts.join(', ')}) || '}}')`
     this.etag = `('"' || left(translate(encode(sha256(convert_to(${this.json}, 'UTF8')), 'base64'), '+/', '-_'), 27) || '"')`
   }
 
@@ -73,7 +75,7 @@ export class TableStatements {
         ? [q.bbox]
         // West east of east: the box crosses the antimeridian (OGC 17-069r4 §7.15.3), two boxes.
         : [[q.bbox[0], q.bbox[1], 180, q.bbox[3]], [-180, q.bbox[1], q.bbox[2], q.bbox[3]]] as Bbox[]
-      conditions.push(`(${boxes.map(b => `${this.#geom} && ${this.#envelope(b, p)}`).join(' or ')})`)
+      conditions.push(`(${boxes.map(b => this.#intersects(b, p)).join(' or ')})`)
     }
     // No temporal column: no feature has a time, and a datetime filter matches none.
     if (q.datetime !== undefined && this.collection.temporalColumn === undefined) conditions.push('false')
@@ -89,6 +91,17 @@ export class TableStatements {
       else conditions.push(`t.${ident(this.collection.propertiesColumn as string)} ->> ${p(name)} = ${p(value)}`)
     }
     return conditions.join(' and ')
+  }
+
+  /**
+   * The feature's box intersects `b`, edges included. `&&` uses the index's float boxes, rounded outwards: in CRS84
+   * the exact double comparison follows, so a 1e-300 does not count as 0 (the embedded store compares doubles too).
+   */
+  #intersects (b: Bbox, p: (v: unknown) => string): string {
+    const index = `${this.#geom} && ${this.#envelope(b, p)}`
+    if (this.info.srid !== 4326) return index
+    const box = `${this.#geom}::box3d`
+    return `(${index} and ST_XMin(${box}) <= ${p(b[2])}::float8 and ST_XMax(${box}) >= ${p(b[0])}::float8 and ST_YMin(${box}) <= ${p(b[3])}::float8 and ST_YMax(${box}) >= ${p(b[1])}::float8)`
   }
 
   #envelope (b: Bbox, p: (v: unknown) => string): string {
