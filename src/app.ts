@@ -19,6 +19,7 @@ import { loadTrustedIssuers } from './oauth/trusted-issuers.js'
 import featureApi, { featureStore } from './features/plugin.js'
 import type { FeatureStore } from './features/store.js'
 import { PgFeatureStore } from './features/postgis/pg-store.js'
+import { withCollectionPaths } from './features/openapi.js'
 
 const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
   'features:read': 'read your organization\'s features',
@@ -61,7 +62,7 @@ export interface GeotokenOptions { config: Config, deps?: AppDeps }
 export const geotoken = fp(async function geotoken (app: FastifyInstance, { config, deps = {} }: GeotokenOptions) {
   const clock = deps.clock ?? Date.now
   // Collects every route's schemas: the OpenAPI document at /features/api (the OGC service-desc) and /docs/json.
-  await app.register(swagger, openApiOptions(config.ISSUER, SCOPE_DESCRIPTIONS, () => app.features.collections()))
+  await app.register(swagger, openApiOptions(config.ISSUER, SCOPE_DESCRIPTIONS, doc => withCollectionPaths(doc, app.features.collections())))
   // Security headers, closing/overload 503s, app.metrics and app.readiness, /health, /ready, /docs: before every other route and hook.
   await app.register(ops, {
     metricsToken: config.METRICS_TOKEN, issuer: config.ISSUER,

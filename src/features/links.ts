@@ -1,5 +1,7 @@
 // Owns the links of OGC API responses: self, alternate, next and prev, as absolute URLs on the public base URL.
-export interface Link { href: string, rel: string, type?: string, title?: string }
+import type { Link } from './schemas.js'
+
+export type { Link }
 
 export const GEOJSON = 'application/geo+json'
 export const JSON_TYPE = 'application/json'

@@ -10,10 +10,13 @@ import { sendProblem } from '../shared/problem.js'
 import { notFound } from '../shared/errors.js'
 import featureRoutes from './routes.js'
 import cors from '@fastify/cors'
-import { countFeatureRequest } from '../ops/metrics.js'
+import { countFeatureRequest, registerFeatureMetrics, storeEvents, type FeatureMetrics } from './metrics.js'
 
 declare module 'fastify' {
-  interface FastifyInstance { features: FeatureStore }
+  interface FastifyInstance {
+    features: FeatureStore
+    featureMetrics: FeatureMetrics
+  }
   /** The store bound to the verified token's org, set once per request right after authentication. */
   interface FastifyRequest { orgFeatures: OrgFeatures }
 }
@@ -25,18 +28,11 @@ export interface FeatureStoreOptions extends Omit<EmbeddedStoreOptions, 'log'> {
 
 /** Opens the embedded store at start-up (a damaged file stops it) and flushes it on close; registers its readiness. */
 export const featureStore = fp(async function featureStorePlugin (app, { store: given, ...opts }: FeatureStoreOptions) {
-  const { metrics } = app
+  const metrics = registerFeatureMetrics(app.metrics.registry)
+  app.decorate('featureMetrics', metrics)
   let store = given
   if (store === undefined) {
-    const opened = await EmbeddedFeatureStore.open({
-      ...opts,
-      log: app.log,
-      events: {
-        writeRefused: reason => { metrics.featureWritesRefused.inc({ reason }) },
-        compactionFailed: () => { metrics.featureCompactionFailures.inc() },
-        fenced: on => { metrics.featureStoreFenced.set(on ? 1 : 0) }
-      }
-    })
+    const opened = await EmbeddedFeatureStore.open({ ...opts, log: app.log, events: storeEvents(metrics) })
     app.addHook('onClose', async () => { await opened.close() })
     store = opened
   }
@@ -83,7 +79,7 @@ export default async function featureApi (app: FastifyInstance, opts: FeatureApi
   })
   // Feature reads and writes by collection (metrics): counted once answered.
   app.addHook('onResponse', (request, reply, done) => {
-    countFeatureRequest(app.metrics, request.method, (request.params as { collectionId?: string } | undefined)?.collectionId, reply.statusCode)
+    countFeatureRequest(app.featureMetrics, request.method, (request.params as { collectionId?: string } | undefined)?.collectionId, reply.statusCode)
     done()
   })
   await app.register(featureRoutes, { store: app.features, base: opts.base })

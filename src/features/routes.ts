@@ -7,7 +7,8 @@ import { parseItemsQuery } from './query.js'
 import { pageLinks, url, GEOJSON, JSON_TYPE, OPENAPI, type Link } from './links.js'
 import type { CollectionDef, FeatureStore, OrgFeatures, StoredFeature, WriteCondition } from './store.js'
 import * as S from './schemas.js'
-import { readSecurity, writeSecurity } from '../ops/docs.js'
+import { ProblemSchema } from '../shared/problem.js'
+import { readSecurity, writeSecurity } from './openapi.js'
 
 export const CONFORMANCE = [
   'http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core',
@@ -23,9 +24,6 @@ const PATCH_TYPES = ['application/merge-patch+json', 'application/json']
 /** `store` gives the collections; each request's data comes from request.orgFeatures (the feature plugin sets it). */
 export interface FeatureRouteOptions { store: FeatureStore, base: string }
 
-type Params = { collectionId: string }
-type ItemParams = Params & { featureId: string }
-
 export default async function featureRoutes (app: FastifyInstance, opts: FeatureRouteOptions) {
   const { store, base } = opts
   // The scope each route requires, enforced by the preHandler and declared (security) for the OpenAPI document.
@@ -33,9 +31,9 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
   const write = { preHandler: app.requireScope('features:write') }
   const r = { security: readSecurity }
   const w = { security: writeSecurity }
-  const errors = { '4xx': S.Problem }
+  const errors = { '4xx': ProblemSchema }
   // A write the store cannot make durable is refused with Retry-After (src/features/problem.ts).
-  const writeErrors = { ...errors, 503: S.Problem }
+  const writeErrors = { ...errors, 503: ProblemSchema }
 
   const def = (id: string): CollectionDef => {
     const found = store.collection(id)
@@ -101,10 +99,10 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
     collections: await Promise.all(store.collections().map(async d => await collectionDoc(request.orgFeatures, d)))
   }))
 
-  app.get<{ Params: Params }>('/collections/:collectionId', { ...read, schema: { ...r, params: S.CollectionParams, response: { 200: S.Collection, ...errors } } },
+  app.get<{ Params: S.CollectionParams }>('/collections/:collectionId', { ...read, schema: { ...r, params: S.CollectionParams, response: { 200: S.Collection, ...errors } } },
     async request => await collectionDoc(request.orgFeatures, def(request.params.collectionId)))
 
-  app.get<{ Params: Params, Querystring: Record<string, string> }>('/collections/:collectionId/items', {
+  app.get<{ Params: S.CollectionParams, Querystring: S.ItemsQuerystring }>('/collections/:collectionId/items', {
     ...read, schema: { ...r, params: S.CollectionParams, querystring: S.ItemsQuerystring, response: { 200: S.FeatureCollection, ...errors } }
   }, async (request, reply) => {
     const d = def(request.params.collectionId)
@@ -117,7 +115,7 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
     return reply.type(GEOJSON).serializer(String).send(body)
   })
 
-  app.get<{ Params: ItemParams }>('/collections/:collectionId/items/:featureId', {
+  app.get<{ Params: S.FeatureParams }>('/collections/:collectionId/items/:featureId', {
     ...read, schema: { ...r, params: S.FeatureParams, response: { 200: S.GeoJsonFeature, ...errors } }
   }, async (request, reply) => {
     const { collectionId, featureId } = request.params
@@ -127,7 +125,7 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
     return sendFeature(reply, found, collectionId)
   })
 
-  app.post<{ Params: Params, Body: unknown }>('/collections/:collectionId/items', {
+  app.post<{ Params: S.CollectionParams, Body: unknown }>('/collections/:collectionId/items', {
     ...write, schema: { ...w, consumes: BODY_TYPES, params: S.CollectionParams, body: S.FeatureBody, response: { 201: S.GeoJsonFeature, ...writeErrors } }
   }, async (request, reply) => {
     requireType(request, BODY_TYPES)
@@ -137,7 +135,7 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
     return sendFeature(reply.header('location', itemUrl(d.id, stored.id)), stored, d.id, 201)
   })
 
-  app.put<{ Params: ItemParams, Body: unknown }>('/collections/:collectionId/items/:featureId', {
+  app.put<{ Params: S.FeatureParams, Body: unknown }>('/collections/:collectionId/items/:featureId', {
     ...write, schema: { ...w, consumes: BODY_TYPES, params: S.FeatureParams, body: S.FeatureBody, response: { 200: S.GeoJsonFeature, ...writeErrors } }
   }, async (request, reply) => {
     requireType(request, BODY_TYPES)
@@ -147,7 +145,7 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
     return sendFeature(reply, stored, d.id)
   })
 
-  app.patch<{ Params: ItemParams, Body: unknown }>('/collections/:collectionId/items/:featureId', {
+  app.patch<{ Params: S.FeatureParams, Body: unknown }>('/collections/:collectionId/items/:featureId', {
     ...write, schema: { ...w, consumes: PATCH_TYPES, params: S.FeatureParams, body: S.FeatureBody, response: { 200: S.GeoJsonFeature, ...writeErrors } }
   }, async (request, reply) => {
     requireType(request, PATCH_TYPES)
@@ -158,7 +156,7 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
     return sendFeature(reply, stored, d.id)
   })
 
-  app.delete<{ Params: ItemParams }>('/collections/:collectionId/items/:featureId', {
+  app.delete<{ Params: S.FeatureParams }>('/collections/:collectionId/items/:featureId', {
     ...write, schema: { ...w, params: S.FeatureParams, response: { 204: { type: 'null' }, ...writeErrors } }
   }, async (request, reply) => {
     const { collectionId, featureId } = request.params

@@ -1,41 +1,16 @@
-// Owns the API documentation: the OpenAPI document's security and per-collection paths, and the browsable UI at /docs.
+// Owns the API documentation: the OpenAPI document's frame (info, servers, security schemes) and the browsable UI at /docs.
 import swaggerUi from '@fastify/swagger-ui'
 import type { SwaggerOptions } from '@fastify/swagger'
 import type { FastifyInstance } from 'fastify'
-import type { CollectionDef } from '../features/store.js'
 
-/** What the feature API's operations declare: an OAuth 2.0 client-credentials token, or a bearer token pasted in. */
-type Security = ReadonlyArray<Readonly<Record<string, readonly string[]>>>
-export const readSecurity: Security = [{ oauth2: ['features:read'] }, { bearer: [] }]
-export const writeSecurity: Security = [{ oauth2: ['features:write'] }, { bearer: [] }]
-
-const ITEMS = '/features/collections/{collectionId}/items'
-
-type Operation = { parameters?: Array<{ name: string, in: string }>, summary?: string, description?: string, [k: string]: unknown }
-type Document = { paths?: Record<string, Record<string, Operation>>, [k: string]: unknown }
+/** An OpenAPI document as @fastify/swagger builds it; the parts of the service may add to it (transform). */
+export type OpenApiDocument = { paths?: Record<string, Record<string, { [k: string]: unknown }>>, [k: string]: unknown }
 
 /**
- * One items path per collection (OGC API - Features §7.15.8 allows it), so the UI offers each collection's
- * queryables as fields: the generic path cannot, since they differ by collection.
+ * @fastify/swagger's options: the token endpoint is where the UI's "Authorize" gets a token (client credentials).
+ * `transform` lets a part add what only it knows (the feature API: one items path per collection).
  */
-export function withCollectionPaths (doc: Document, collections: readonly CollectionDef[]): Document {
-  const generic = doc.paths?.[ITEMS]?.get
-  if (generic === undefined) return doc
-  const paths: Record<string, Record<string, Operation>> = { ...doc.paths }
-  for (const c of collections) {
-    const parameters = [
-      ...(generic.parameters ?? []).filter(p => p.in !== 'path'),
-      ...c.queryables.map(q => ({ name: q, in: 'query', required: false, schema: { type: 'string' }, description: `features whose property ${q} equals this value` }))
-    ]
-    paths[`/features/collections/${encodeURIComponent(c.id)}/items`] = {
-      get: { ...generic, operationId: undefined, summary: `${c.title}: features of your organization`, description: `${c.description} Filters: ${c.queryables.join(', ')}.`, parameters }
-    }
-  }
-  return { ...doc, paths }
-}
-
-/** @fastify/swagger's options: the token endpoint is where the UI's "Authorize" gets a token (client credentials). */
-export function openApiOptions (issuer: string, scopes: Readonly<Record<string, string>>, collections: () => readonly CollectionDef[]): SwaggerOptions {
+export function openApiOptions (issuer: string, scopes: Readonly<Record<string, string>>, transform: (doc: OpenApiDocument) => OpenApiDocument = doc => doc): SwaggerOptions {
   return {
     openapi: {
       openapi: '3.0.3',
@@ -48,8 +23,8 @@ export function openApiOptions (issuer: string, scopes: Readonly<Record<string, 
         }
       }
     },
-    // Lazily, when the document is first asked for: the feature store (and its collections) opens after this plugin.
-    transformObject: document => withCollectionPaths(('openapiObject' in document ? document.openapiObject : document.swaggerObject) as Document, collections())
+    // Lazily, when the document is first asked for: the parts (the feature store and its collections) open after this plugin.
+    transformObject: document => transform(('openapiObject' in document ? document.openapiObject : document.swaggerObject) as OpenApiDocument)
   }
 }
 

@@ -4,6 +4,7 @@ import { FeatureStoreCorrupt } from '../../shared/errors.js'
 import { writeFileAtomic } from '../../shared/atomic-file.js'
 import type { Feature } from '../geojson.js'
 import { eachLine, exists, frame, framed } from './lines.js'
+import { hexNumber, readHexNumber, HEX_NUMBER_LENGTH } from './hex-number.js'
 import type { CollectionDef } from '../store.js'
 import { FeatureIndex, type FeatureRecord, type IndexedFeature } from './feature-index.js'
 
@@ -12,31 +13,8 @@ export const SNAPSHOT_FILE = 'snapshot.jsonl'
 /** What a snapshot holds per feature: the index's own view of it (served JSON, box, time). */
 export interface SnapshotEntry { org: string, collection: string, feature: IndexedFeature }
 
-/** Byte → hex digit value, or -1. */
-const DIGIT = new Int8Array(256).fill(-1)
-Buffer.from('0123456789abcdef').forEach((c, i) => { DIGIT[c] = i })
-
-// Version 2 writes each number as the 16 hex digits of its IEEE 754 bits: exact, and read back with no decimal parsing.
-const bits = new DataView(new ArrayBuffer(8))
-const NUMBERS = 5 * 16
-
-function hexNumber (value: number): string {
-  bits.setFloat64(0, value)
-  return bits.getUint32(0).toString(16).padStart(8, '0') + bits.getUint32(4).toString(16).padStart(8, '0')
-}
-
-function readHexNumber (buf: Buffer, at: number): number {
-  for (let word = 0; word < 2; word++) {
-    let v = 0
-    for (let i = at + word * 8; i < at + word * 8 + 8; i++) {
-      const d = DIGIT[buf[i] as number] as number
-      if (d < 0) throw new Error('bad number')
-      v = v * 16 + d
-    }
-    bits.setUint32(word * 4, v)
-  }
-  return bits.getFloat64(0)
-}
+// Version 2 writes each number with hex-number.ts: five of them (time, box) open every feature line.
+const NUMBERS = 5 * HEX_NUMBER_LENGTH
 
 /** Positions of the six quotes of the keys, reused: a load allocates only what it keeps. */
 const q = new Int32Array(6)
