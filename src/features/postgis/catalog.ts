@@ -59,6 +59,10 @@ export async function inspect (client: pg.ClientBase, collections: readonly Publ
 
   const tables = new Map<string, TableInfo>()
   const warnings: string[] = []
+  const leakproof = (await client.query<{ proleakproof: boolean }>('select proleakproof from pg_proc where oid = \'geometry_overlaps(geometry, geometry)\'::regprocedure')).rows[0]?.proleakproof === true
+  if (!leakproof && collections.length > 0) {
+    warnings.push('the && operator (geometry_overlaps) is not LEAKPROOF: under row-level security no bbox query can use a spatial index, each scans all of its organization\'s rows (npm run postgis-sql prints the ALTER FUNCTION, to run as a superuser)')
+  }
   for (const c of collections) {
     const where = `collection ${c.id}, table ${c.table}`
     const { schema, name } = splitTable(c.table)

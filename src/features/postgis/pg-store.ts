@@ -113,10 +113,9 @@ export class PgFeatureStore implements FeatureStore {
     const count = table.count(org, q)
     const page = table.page(org, q)
     return await this.#read(org, async c => {
-      const n = Number((await c.query<{ n: string }>(count.text, count.values)).rows[0]?.n ?? 0)
-      // Past the last match, the count alone answers.
-      const rows = q.offset >= n ? [] : (await c.query<{ json: string }>(page.text, page.values)).rows
-      return { items: rows.map(fromRow), numberMatched: n }
+      // Both at once: pipelined, one round trip (a page past the last match is simply empty).
+      const [counted, rows] = await Promise.all([c.query<{ n: string }>(count.text, count.values), c.query<{ json: string }>(page.text, page.values)])
+      return { items: rows.rows.map(fromRow), numberMatched: Number(counted.rows[0]?.n ?? 0) }
     })
   }
 

@@ -27,6 +27,15 @@ export function prepareSql (collections: readonly PublishedCollection[], opts: P
   ]
   if (opts.password !== undefined) lines.push(`alter role ${role} password ${literal(opts.password)};`)
   else lines.push(`-- alter role ${role} password '...';  -- set one, and put it in DATABASE_URL`)
+  if (collections.length > 0) {
+    lines.push(
+      '-- Under row-level security the planner may use a condition in an index scan only if its operator is LEAKPROOF',
+      '-- (it would otherwise see other organizations\' rows first): PostGIS\'s && is not marked so, and every bbox query',
+      '-- would scan all of the organization\'s rows. && compares bounding boxes; its only error names two SRIDs, and',
+      '-- geotoken always sends the column\'s. Needs a superuser; without it bbox queries work, slowly.',
+      'alter function geometry_overlaps(geometry, geometry) leakproof;'
+    )
+  }
   for (const schema of [...new Set(collections.map(c => splitTable(c.table).schema))]) {
     lines.push(`grant usage on schema ${ident(schema)} to ${role};`)
   }
