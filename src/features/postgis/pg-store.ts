@@ -94,14 +94,14 @@ export class PgFeatureStore implements FeatureStore {
     return table
   }
 
-  async #read<T> (org: OrgId, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> { return await this.db.withOrg(org, true, fn) }
+  async #read (org: OrgId, ...statements: Statement[]): Promise<pg.QueryResult[]> { return await this.db.read(org, statements) }
   async #write<T> (org: OrgId, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     try { return await this.db.withOrg(org, false, fn) } catch (err) { throw clientProblem(err) ?? err }
   }
 
   async extent (org: OrgId, collection: string): Promise<Extent> {
-    const s = this.#table(collection).extent(org)
-    const row = (await this.#read(org, async c => await c.query<{ minX: number | null, minY: number, maxX: number, maxY: number, t0: Date | null, t1: Date | null }>(s.text, s.values))).rows[0]
+    const [result] = await this.#read(org, this.#table(collection).extent(org))
+    const row = result?.rows[0] as { minX: number | null, minY: number, maxX: number, maxY: number, t0: Date | null, t1: Date | null } | undefined
     return {
       bbox: row === undefined || row.minX === null ? null : [row.minX, row.minY, row.maxX, row.maxY],
       interval: [row?.t0?.toISOString() ?? null, row?.t1?.toISOString() ?? null]
@@ -110,20 +110,16 @@ export class PgFeatureStore implements FeatureStore {
 
   async list (org: OrgId, collection: string, q: ItemsQuery): Promise<Page> {
     const table = this.#table(collection)
-    const count = table.count(org, q)
-    const page = table.page(org, q)
-    return await this.#read(org, async c => {
-      // Both at once: pipelined, one round trip (a page past the last match is simply empty).
-      const [counted, rows] = await Promise.all([c.query<{ n: string }>(count.text, count.values), c.query<{ json: string }>(page.text, page.values)])
-      return { items: rows.rows.map(fromRow), numberMatched: Number(counted.rows[0]?.n ?? 0) }
-    })
+    // Both in one round trip (a page past the last match is simply empty).
+    const [counted, rows] = await this.#read(org, table.count(org, q), table.page(org, q))
+    return { items: (rows?.rows ?? []).map(r => fromRow(r as { json: string })), numberMatched: Number((counted?.rows[0] as { n: string } | undefined)?.n ?? 0) }
   }
 
   async get (org: OrgId, collection: string, id: string): Promise<PgFeature | undefined> {
     const table = this.#table(collection)
     if (!table.validId(id)) return undefined
-    const s = table.one(org, id)
-    const row = (await this.#read(org, async c => await c.query<{ json: string }>(s.text, s.values))).rows[0]
+    const [result] = await this.#read(org, table.one(org, id))
+    const row = result?.rows[0] as { json: string } | undefined
     return row === undefined ? undefined : fromRow(row)
   }
 
