@@ -110,7 +110,14 @@ export class PgFeatureStore implements FeatureStore {
 
   async list (org: OrgId, collection: string, q: ItemsQuery): Promise<Page> {
     const table = this.#table(collection)
-    // Both in one round trip (a page past the last match is simply empty).
+    if (q.bbox !== undefined) {
+      // A bbox selects few rows: page and count in one scan; only an empty page needs the count on its own.
+      const [result] = await this.#read(org, table.counted(org, q))
+      const rows = (result?.rows ?? []) as Array<{ json: string, n: string }>
+      if (rows.length > 0 || (q.offset === 0 && q.limit > 0)) return { items: rows.map(fromRow), numberMatched: Number(rows[0]?.n ?? 0) }
+    }
+    // Both in one round trip (a page past the last match is simply empty); a window count over every row of an
+    // organization would sort them all, the page alone reads only its rows in order.
     const [counted, rows] = await this.#read(org, table.count(org, q), table.page(org, q))
     return { items: (rows?.rows ?? []).map(r => fromRow(r as { json: string })), numberMatched: Number((counted?.rows[0] as { n: string } | undefined)?.n ?? 0) }
   }

@@ -127,6 +127,18 @@ export class TableStatements {
     return { text: `select ${this.json} as json from ${this.table} t where ${where} order by ${this.#order} limit $${values.length - 1} offset $${values.length}`, values }
   }
 
+  /**
+   * Page and count in one scan: `matched` on every row is the count of all matches (a window over the matches,
+   * before the limit). For selective queries (a bbox): one heap scan instead of two. Empty page: count separately.
+   */
+  counted (org: string, q: ItemsQuery): Statement {
+    const values: unknown[] = []
+    const where = this.#where(org, q, values)
+    values.push(q.limit, q.offset)
+    const page = `select t.*, count(*) over () as geotoken_matched from ${this.table} t where ${where} order by ${this.#order} limit $${values.length - 1} offset $${values.length}`
+    return { text: `select ${this.json} as json, t.geotoken_matched as n from (${page}) t order by ${this.#order}`, values }
+  }
+
   one (org: string, id: string, lock = false): Statement {
     return { text: `select ${this.json} as json from ${this.table} t where ${this.#id} = $1 and ${this.#org} = $2${lock ? ' for update' : ''}`, values: [id, org] }
   }
