@@ -93,7 +93,7 @@ const [acme] = await createDemoClients(base.DATA_DIR, new Date())
 async function start (env: Record<string, string>, deps = {}): Promise<{ app: FastifyInstance, port: number }> {
   const app = await buildApp(loadConfig({ ...base, ...env }), deps)
   await app.listen({ host: '127.0.0.1', port: 0 })
-  cleanups.unshift(async () => { await app.close() })
+  cleanups.push(async () => { await app.close() })
   return { app, port: (app.server.address() as { port: number }).port }
 }
 const apps = {

@@ -10,6 +10,8 @@ import { skipWithoutPostgis, startCluster } from '../helpers/postgis.js'
 import { BUILDINGS, loadFixtures, SEED_COLLECTIONS } from '../helpers/postgis-fixtures.js'
 import { postgisSql } from '../../scripts/postgis-sql.js'
 
+t.setTimeout(300_000)
+
 const hasOgr = (() => { try { execFileSync('ogrinfo', ['--version']); return true } catch { return false } })()
 
 t.test('FEATURE_STORE=postgis', { skip: skipWithoutPostgis }, async t => {

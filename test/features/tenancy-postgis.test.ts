@@ -3,6 +3,9 @@
 import t from 'tap'
 import { skipWithoutPostgis } from '../helpers/postgis.js'
 
+// Every test builds an app on a fresh schema and pool: slower than the embedded run, longer than .taprc's 120 s.
+t.setTimeout(600_000)
+
 if (skipWithoutPostgis !== false) {
   t.test('tenancy on PostGIS', { skip: skipWithoutPostgis }, async () => {})
 } else {
