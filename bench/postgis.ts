@@ -5,7 +5,7 @@
 // Needs PostgreSQL 15 + PostGIS (a throwaway cluster is started, as the tests do) and runs as root or postgres.
 // Options (environment): N=1000000 BENCH_DURATION_S=10 BENCH_ROUNDS=3 BENCH_CONNECTIONS=16 BENCH_POOL=8
 import autocannon from 'autocannon'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -127,14 +127,34 @@ for (const path of paths.slice(0, 20)) {
 }
 console.log(`the backends agree on 20 queries; ${(returned / 20).toFixed(0)} features per answer on average`)
 
-interface Measurement { rps: number, p50: number, p99: number, errors: number }
+/** CPU ms (user + system) of the PostgreSQL backends serving the service (application_name geotoken). */
+async function databaseCpuMs (): Promise<number> {
+  const pids = (await cluster.admin('select pid from pg_stat_activity where application_name = $1', ['geotoken'])).rows.map(r => (r as { pid: number }).pid)
+  let ms = 0
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+      ms += (Number(fields[11]) + Number(fields[12])) * 10
+    } catch { /* a backend that ended */ }
+  }
+  return ms
+}
+
+interface Measurement { rps: number, p50: number, p99: number, errors: number, nodeUs: number, dbUs: number }
 async function measure (port: number): Promise<Measurement> {
   let i = 0
+  const [cpu0, db0] = [process.cpuUsage(), await databaseCpuMs()]
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, duration: DURATION_S, headers,
     requests: [{ setupRequest: req => ({ ...req, path: paths[i++ % paths.length] as string }) }]
   })
-  return { rps: result['2xx'] / result.duration, p50: result.latency.p50, p99: result.latency.p99, errors: result.non2xx + result.errors + result.timeouts }
+  const cpu = process.cpuUsage(cpu0)
+  const db = await databaseCpuMs() - db0
+  const n = result['2xx']
+  return {
+    rps: n / result.duration, p50: result.latency.p50, p99: result.latency.p99, errors: result.non2xx + result.errors + result.timeouts,
+    nodeUs: (cpu.user + cpu.system) / n, dbUs: db * 1000 / n
+  }
 }
 const results: Record<'embedded' | 'postgis', Measurement[]> = { embedded: [], postgis: [] }
 for (const name of ['embedded', 'postgis'] as const) await measure(apps[name].port) // warm-up
@@ -142,14 +162,18 @@ for (let round = 0; round < ROUNDS; round++) {
   for (const name of (round % 2 === 0 ? ['embedded', 'postgis'] : ['postgis', 'embedded']) as Array<'embedded' | 'postgis'>) {
     const m = await measure(apps[name].port)
     results[name].push(m)
-    console.log(`round ${round + 1} ${name.padEnd(8)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  errors ${m.errors}`)
+    console.log(`round ${round + 1} ${name.padEnd(8)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  errors ${m.errors}  CPU per request: this process ${m.nodeUs.toFixed(0)} µs, PostgreSQL ${m.dbUs.toFixed(0)} µs`)
   }
 }
-const summary = (name: 'embedded' | 'postgis') => ({ rps: median(results[name].map(m => m.rps)), p50: median(results[name].map(m => m.p50)), p99: median(results[name].map(m => m.p99)) })
+const summary = (name: 'embedded' | 'postgis') => ({
+  rps: median(results[name].map(m => m.rps)), p50: median(results[name].map(m => m.p50)), p99: median(results[name].map(m => m.p99)),
+  nodeUs: median(results[name].map(m => m.nodeUs)), dbUs: median(results[name].map(m => m.dbUs))
+})
 const e = summary('embedded')
 const p = summary('postgis')
 console.log(`\nguarded items, bbox of ~100 features, ${CONNECTIONS} connections, ${DURATION_S} s x ${ROUNDS} rounds (median), pool ${POOL}, load ${loadavg().map(l => l.toFixed(1)).join(' ')}:`)
-console.log(`| backend | req/s | p50 ms | p99 ms |\n|---|---|---|---|\n| embedded | ${e.rps.toFixed(0)} | ${e.p50} | ${e.p99} |\n| postgis | ${p.rps.toFixed(0)} | ${p.p50} | ${p.p99} |`)
+console.log('| backend | req/s | p50 ms | p99 ms | CPU µs per request: this process (service + autocannon) | PostgreSQL |\n|---|---|---|---|---|---|')
+for (const [name, m] of [['embedded', e], ['postgis', p]] as const) console.log(`| ${name} | ${m.rps.toFixed(0)} | ${m.p50} | ${m.p99} | ${m.nodeUs.toFixed(0)} | ${m.dbUs.toFixed(0)} |`)
 console.log(`postgis/embedded req/s: ${(p.rps / e.rps).toFixed(2)} (target >= ${TARGET.ratio}); postgis p99 ${p.p99} ms (target < ${TARGET.p99Ms} ms)`)
 
 // 4. What the planner does with the items query (a bbox: page and count in one statement), run as the service runs
