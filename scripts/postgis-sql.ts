@@ -9,8 +9,7 @@ import { isMain } from './cli.js'
 const USAGE = `usage: npm run postgis-sql -- --collections FILE [--role NAME] [--apply]
   --collections FILE  the collections file (FEATURE_COLLECTIONS_FILE) whose tables to prepare
   --role NAME         the login role geotoken connects as (default geotoken)
-  --apply             run the SQL on DATABASE_URL (an administrator: the tables' owner or a superuser) in one
-                      transaction, instead of printing it
+  --apply             run the SQL on DATABASE_URL (a superuser) in one transaction, instead of printing it
 GEOTOKEN_DB_PASSWORD, when set, becomes the role's password (otherwise set one yourself).
 The options go after \`--\` (before it, npm takes them for itself and the script refuses to run).`
 

@@ -20,7 +20,7 @@ function indexName (table: string, suffix: string): string {
 export function prepareSql (collections: readonly PublishedCollection[], opts: PrepareOptions): string {
   const role = ident(opts.role)
   const lines: string[] = [
-    '-- geotoken: prepare published tables (npm run postgis-sql). Run as the tables\' owner or a superuser.',
+    '-- geotoken: prepare published tables (npm run postgis-sql). Run as a superuser (role attributes and LEAKPROOF need one).',
     '-- The service\'s role: it logs in, owns nothing, is no superuser and cannot bypass row-level security.',
     `do $$ begin create role ${role} login nosuperuser nobypassrls nocreatedb nocreaterole noinherit; exception when duplicate_object then null; end $$;`,
     `alter role ${role} login nosuperuser nobypassrls nocreatedb nocreaterole noinherit;`
@@ -32,8 +32,10 @@ export function prepareSql (collections: readonly PublishedCollection[], opts: P
       '-- Under row-level security the planner may use a condition in an index scan only if its operator is LEAKPROOF',
       '-- (it would otherwise see other organizations\' rows first): PostGIS\'s && is not marked so, and every bbox query',
       '-- would scan all of the organization\'s rows. && compares bounding boxes; its only error names two SRIDs, and',
-      '-- geotoken always sends the column\'s. Needs a superuser; without it bbox queries work, slowly.',
-      'alter function geometry_overlaps(geometry, geometry) leakproof;'
+      '-- geotoken always sends the column\'s. Refused (not a superuser), it is skipped with a notice, and geotoken warns',
+      '-- at start-up: bbox queries then work, slowly.',
+      'do $$ begin alter function geometry_overlaps(geometry, geometry) leakproof; exception when insufficient_privilege then ' +
+        'raise notice \'run as a superuser: ALTER FUNCTION geometry_overlaps(geometry, geometry) LEAKPROOF; until then no bbox query can use a spatial index under row-level security\'; end $$;'
     )
   }
   for (const schema of [...new Set(collections.map(c => splitTable(c.table).schema))]) {
