@@ -13,13 +13,12 @@ import type { TokenStateBackend } from './tokens/state.js'
 import type { Scope } from './tokens/claims.js'
 import type { VerificationRules } from './verifier/rules.js'
 import ops from './ops/plugin.js'
-import { openApiOptions } from './ops/docs.js'
+import { openApiOptions, OpenApiTransforms } from './ops/docs.js'
 import oauth from './oauth/plugin.js'
 import { loadTrustedIssuers } from './oauth/trusted-issuers.js'
 import featureApi, { featureStore } from './features/plugin.js'
 import type { FeatureStore } from './features/store.js'
 import { PgFeatureStore } from './features/postgis/pg-store.js'
-import { withCollectionPaths } from './features/openapi.js'
 
 const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
   'features:read': 'read your organization\'s features',
@@ -62,7 +61,8 @@ export interface GeotokenOptions { config: Config, deps?: AppDeps }
 export const geotoken = fp(async function geotoken (app: FastifyInstance, { config, deps = {} }: GeotokenOptions) {
   const clock = deps.clock ?? Date.now
   // Collects every route's schemas: the OpenAPI document at /features/api (the OGC service-desc) and /docs/json.
-  await app.register(swagger, openApiOptions(config.ISSUER, SCOPE_DESCRIPTIONS, doc => withCollectionPaths(doc, app.features.collections())))
+  const openApi = new OpenApiTransforms()
+  await app.register(swagger, openApiOptions(config.ISSUER, SCOPE_DESCRIPTIONS, openApi))
   // Security headers, closing/overload 503s, app.metrics and app.readiness, /health, /ready, /docs: before every other route and hook.
   await app.register(ops, {
     metricsToken: config.METRICS_TOKEN, issuer: config.ISSUER,
@@ -103,7 +103,7 @@ export const geotoken = fp(async function geotoken (app: FastifyInstance, { conf
     ...(given === undefined ? {} : { store: given })
   })
   await app.register(featureApi, {
-    prefix: '/features', rules: verificationRules(config), base: `${config.ISSUER}/features`,
+    prefix: '/features', rules: verificationRules(config), base: `${config.ISSUER}/features`, openApi,
     corsOrigins: config.CORS_ORIGINS === '' ? [] : config.CORS_ORIGINS.split(',').map(o => o.trim())
   })
 }, { name: 'geotoken', fastify: '5.x' })

@@ -10,6 +10,8 @@ import { sendProblem } from '../shared/problem.js'
 import { notFound } from '../shared/errors.js'
 import featureRoutes from './routes.js'
 import cors from '@fastify/cors'
+import type { OpenApiTransforms } from '../ops/docs.js'
+import { withCollectionPaths } from './openapi.js'
 import { countFeatureRequest, registerFeatureMetrics, storeEvents, type FeatureMetrics } from './metrics.js'
 
 declare module 'fastify' {
@@ -46,9 +48,13 @@ export interface FeatureApiOptions {
   base: string
   /** Browser origins allowed to call the API (CORS_ORIGINS); none registers no CORS at all. */
   corsOrigins?: readonly string[]
+  /** The OpenAPI document's transforms: the feature API adds one items path per collection. */
+  openApi?: OpenApiTransforms
 }
 
 export default async function featureApi (app: FastifyInstance, opts: FeatureApiOptions) {
+  const { features } = app
+  opts.openApi?.add(doc => withCollectionPaths(doc, features.collections()))
   app.setErrorHandler(featureProblemHandler)
   app.setNotFoundHandler({ preHandler: app.authenticate }, async (request, reply) => sendProblem(reply, notFound(`no resource at ${request.url.split('?')[0] ?? ''}`)))
   // Geo-JSON bodies only; Fastify's JSON parser (prototype-poisoning safe) for each accepted type.

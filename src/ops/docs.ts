@@ -6,11 +6,15 @@ import type { FastifyInstance } from 'fastify'
 /** An OpenAPI document as @fastify/swagger builds it; the parts of the service may add to it (transform). */
 export type OpenApiDocument = { paths?: Record<string, Record<string, { [k: string]: unknown }>>, [k: string]: unknown }
 
-/**
- * @fastify/swagger's options: the token endpoint is where the UI's "Authorize" gets a token (client credentials).
- * `transform` lets a part add what only it knows (the feature API: one items path per collection).
- */
-export function openApiOptions (issuer: string, scopes: Readonly<Record<string, string>>, transform: (doc: OpenApiDocument) => OpenApiDocument = doc => doc): SwaggerOptions {
+/** Where a part of the service adds what only it knows to the document (the feature API: one items path per collection). */
+export class OpenApiTransforms {
+  readonly #transforms: Array<(doc: OpenApiDocument) => OpenApiDocument> = []
+  add (transform: (doc: OpenApiDocument) => OpenApiDocument): void { this.#transforms.push(transform) }
+  apply (doc: OpenApiDocument): OpenApiDocument { return this.#transforms.reduce((d, transform) => transform(d), doc) }
+}
+
+/** @fastify/swagger's options: the token endpoint is where the UI's "Authorize" gets a token (client credentials). */
+export function openApiOptions (issuer: string, scopes: Readonly<Record<string, string>>, transforms: OpenApiTransforms = new OpenApiTransforms()): SwaggerOptions {
   return {
     openapi: {
       openapi: '3.0.3',
@@ -24,7 +28,7 @@ export function openApiOptions (issuer: string, scopes: Readonly<Record<string, 
       }
     },
     // Lazily, when the document is first asked for: the parts (the feature store and its collections) open after this plugin.
-    transformObject: document => transform(('openapiObject' in document ? document.openapiObject : document.swaggerObject) as OpenApiDocument)
+    transformObject: document => transforms.apply(('openapiObject' in document ? document.openapiObject : document.swaggerObject) as OpenApiDocument)
   }
 }
 

@@ -1,8 +1,8 @@
 // Owns the embedded backend's in-memory index: org → collection → Partition, synchronous and pure (no I/O).
-import { createHash } from 'node:crypto'
 import { geometryBbox, type Feature } from '../geojson.js'
 import type { CollectionDef, Extent, ItemsQuery, StoredFeature } from '../store.js'
 import { Partition } from './partition.js'
+import { etagOf, served } from '../served.js'
 
 /** A stored feature as the index sees it: the served one plus its box, time and place in the order. */
 export interface IndexedFeature extends StoredFeature {
@@ -34,8 +34,6 @@ export interface FeatureRecord {
 }
 
 export interface IndexPage { items: IndexedFeature[], numberMatched: number }
-
-const etagOf = (json: string): string => `"${createHash('sha256').update(json).digest('base64url').slice(0, 27)}"`
 
 /** A read-only view of one slot, made only for the features a caller asks for; the ETag is hashed on demand. */
 class StoredView implements IndexedFeature {
@@ -69,17 +67,14 @@ class StoredView implements IndexedFeature {
 
 /** Shapes a stored feature: the org is stamped from the caller's token, never taken from the body. */
 function servedRecord (org: string, collection: string, id: string, input: Feature, def: CollectionDef): FeatureRecord {
-  // Any org in the body is dropped first so the stamped one always sits last: the served JSON (and its ETag)
-  // is then the same whether the feature came from a request, the journal or a compacted snapshot.
-  const { org: _ignored, ...own } = input.properties ?? {}
-  const properties: Record<string, unknown> = { ...own, org }
+  const { json, properties } = served(org, id, input)
   const raw = def.temporalProperty === undefined ? undefined : properties[def.temporalProperty]
   const box = geometryBbox(input.geometry)
   return {
     org,
     collection,
     id,
-    json: JSON.stringify({ type: 'Feature', id, geometry: input.geometry, properties }),
+    json,
     time: typeof raw === 'string' ? Date.parse(raw) : NaN,
     minX: box?.[0] ?? NaN,
     minY: box?.[1] ?? NaN,

@@ -1,19 +1,19 @@
 // Owns the PostGIS feature store: published tables read and written in one transaction per request, each
 // organization confined by the table's row-level security as well as by every statement's own condition.
-import { createHash, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import type pg from 'pg'
 import { FeatureNotFound, FeaturePreconditionFailed, Problem } from '../../shared/errors.js'
 import type { Log } from '../../shared/log.js'
 import { validateFeature, type Feature } from '../geojson.js'
 import { mergePatch } from '../merge-patch.js'
+// The same strong ETag as every backend's (statements.ts computes the same hash in SQL for If-Match).
+import { etagOf } from '../served.js'
 import type { CollectionDef, Extent, FeatureStore, ItemsQuery, OrgFeatures, OrgId, Page, StoredFeature, WriteCondition } from '../store.js'
 import { inspect } from './catalog.js'
 import { collectionDef, readCollections, type PublishedCollection } from './collections.js'
 import { clientProblem, Database, type DatabaseStatus } from './database.js'
 import { TableStatements, type Statement, type WriteValues } from './statements.js'
 
-/** The same strong ETag as the embedded store's: a hash of the served JSON (statements.ts computes it in SQL too). */
-export const etagOf = (json: string): string => `"${createHash('sha256').update(json).digest('base64url').slice(0, 27)}"`
 
 /** One feature as served, read from the database. */
 export class PgFeature implements StoredFeature {
