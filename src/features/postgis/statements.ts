@@ -49,8 +49,10 @@ export class TableStatements {
     const members = (objectText: string): string => `nullif(btrim(substr(btrim(${objectText}), 2, length(btrim(${objectText})) - 2)), '')`
     const parts = [
       ...(collection.propertiesColumn === undefined ? [] : [members(`t.${ident(collection.propertiesColumn)}::text`)]),
-      // A NULL column is no property, as a property never sent is none (nulls in the properties column are kept).
-      ...(collection.properties.length === 0 ? [] : [members(`jsonb_strip_nulls(jsonb_build_object(${collection.properties.map(c => `'${c}', t.${ident(c)}`).join(', ')}))::text`)]),
+      // One member per listed column, in the file's order; a NULL column is no property (concat_ws skips it), as a
+      // property never sent is none (nulls in the properties column are kept). Built as text: no object is made
+      // and taken apart again per row.
+      ...collection.properties.map(c => `case when t.${ident(c)} is not null then '${JSON.stringify(c)}:' || to_json(t.${ident(c)})::text end`),
       `'"org":' || to_json(${this.#org}::text)::text`
     ]
     this.json = `('{"type":"Feature","id":' || to_json(${this.#id}::text)::text || ',"geometry":' || coalesce(ST_AsGeoJSON(${geometry}, ${decimals}), 'null') || ',"properties":{' || concat_ws(',', ${parts.join(', ')}) || '}}')`
