@@ -81,6 +81,10 @@ export async function startCluster (t: Pick<Test, 'teardown'>): Promise<Cluster>
     output = ''
     const c = spawn(bin('postgres'), ['-D', join(dir, 'data'), '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off',
       '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'], { uid, gid, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    // A test process that dies without its teardown must not leave a server behind (fast shutdown, synchronous).
+    const orphan = (): void => { c.kill('SIGINT') }
+    process.once('exit', orphan)
+    c.once('exit', () => { process.removeListener('exit', orphan) })
     c.stdout?.on('data', (d: Buffer) => { output += String(d) })
     c.stderr?.on('data', (d: Buffer) => { output += String(d) })
     child = c
