@@ -2,12 +2,15 @@
 // autocannon on loopback (interleaved, repeated, median taken), prints one table with the target ratios, and
 // writes it to bench/results.md. Fails only on errors (a non-2xx or a socket error where a 2xx was expected).
 // Options (environment): BENCH_DURATION_S=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=32 BENCH_ONLY=token,hello
-import type { ChildProcess } from 'node:child_process'
-import { rmSync, writeFileSync } from 'node:fs'
+// BENCH_REDIS_FSYNC=always|everysec|none (the token-state Redis), BENCH_REDIS_ONE=1 (rate-limit counters on it too)
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
 import { createPublicKey, type JsonWebKey } from 'node:crypto'
 import { availableParallelism, cpus } from 'node:os'
 import { join } from 'node:path'
-import { repoRoot, type Ready } from './cases/ready.js'
+import { freePort, repoRoot, type Ready } from './cases/ready.js'
 import { load, startCase, type HotPath } from './hot-paths.js'
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5)
@@ -26,6 +29,28 @@ const children: ChildProcess[] = []
 /** Starts a case (its log lines to BENCH_LOG), stopped with the runner however it ends. */
 async function start (script: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess, ready: Ready }> {
   return await startCase(script, { env, logFile: LOG_FILE, spawned: child => children.push(child) })
+}
+
+/**
+ * A local redis-server for the STATE_STORE=redis cases, persisting as docs require for "nothing acknowledged is
+ * lost" (appendfsync always): the figures include that cost. BENCH_REDIS_FSYNC=everysec measures the trade-off.
+ */
+async function startRedis (fsync: string = process.env.BENCH_REDIS_FSYNC ?? 'always'): Promise<string> {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'geotoken-bench-redis-'))
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
+  const persistence = fsync === 'none' ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', fsync]
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...persistence,
+    '--save', '', '--daemonize', 'no', '--logfile', ''], { stdio: 'ignore' })
+  children.push(child)
+  for (let i = 0; i < 200; i++) {
+    const up = await new Promise<boolean>(resolve => {
+      const socket = connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true) }).on('error', () => { resolve(false) })
+    })
+    if (up) return `redis://127.0.0.1:${port}`
+    await new Promise(resolve => setTimeout(resolve, 25))
+  }
+  throw new Error('redis-server did not start (is it installed?)')
 }
 
 async function measure (port: number, request: HotPath, durationS: number): Promise<Measurement> {
@@ -80,12 +105,19 @@ const median = (values: number[]): number => {
 }
 
 async function setUp (): Promise<Case[]> {
-  const [sign, hello, helloLogged, geotoken, oidc] = await Promise.all([
-    start('signing-limit'), start('fastify-hello'), start('fastify-hello', { BENCH_LOGGING: 'production' }), start('geotoken'), start('oidc-provider')
+  // The deployment docs/redis.md recommends: token state on a Redis with appendfsync always, the rate-limit
+  // counters (REDIS_RATE_LIMIT_URL) on one without persistence.
+  const [redisUrl, countersUrl] = await Promise.all([startRedis(), startRedis('none')])
+  const [sign, hello, helloLogged, geotoken, geotokenRedis, oidc] = await Promise.all([
+    start('signing-limit'), start('fastify-hello'), start('fastify-hello', { BENCH_LOGGING: 'production' }), start('geotoken'),
+    start('geotoken', { STATE_STORE: 'redis', REDIS_URL: redisUrl, REDIS_RATE_LIMIT_URL: process.env.BENCH_REDIS_ONE === '1' ? '' : countersUrl }), start('oidc-provider')
   ])
-  const g = geotoken.ready as Ready & { issuer: string, audience: string, clientId: string, clientSecret: string, dir: string }
-  process.on('exit', () => rmSync(g.dir, { recursive: true, force: true }))
+  type Geotoken = Ready & { issuer: string, audience: string, clientId: string, clientSecret: string, dir: string }
+  const g = geotoken.ready as Geotoken
+  const gr = geotokenRedis.ready as Geotoken
+  process.on('exit', () => { for (const d of [g.dir, gr.dir]) rmSync(d, { recursive: true, force: true }) })
   const token = await tokenFrom(g.port, '/oauth/token', g.clientId, g.clientSecret)
+  const tokenRedis = await tokenFrom(gr.port, '/oauth/token', gr.clientId, gr.clientSecret)
   // Express verifies the very same token with the PEM of the key that signed it.
   const kid = (JSON.parse(Buffer.from(token.split('.')[0] as string, 'base64url').toString()) as { kid: string }).kid
   const jwks = await (await fetch(`http://127.0.0.1:${g.port}/.well-known/jwks.json`)).json() as { keys: Array<JsonWebKey & { kid: string }> }
@@ -113,6 +145,10 @@ async function setUp (): Promise<Case[]> {
     httpCase('jwks', 'geotoken GET /.well-known/jwks.json', g.port, { method: 'GET', path: '/.well-known/jwks.json' }),
     httpCase('items', 'geotoken guarded GET /features/collections/sites/items?bbox=5,47,7,49&limit=10', g.port,
       { method: 'GET', path: '/features/collections/sites/items?bbox=5,47,7,49&limit=10', headers: bearer }),
+    httpCase('token-redis', `geotoken POST /oauth/token client_credentials, STATE_STORE=redis (local Redis, appendfsync ${process.env.BENCH_REDIS_FSYNC ?? 'always'}; ${process.env.BENCH_REDIS_ONE === '1' ? 'counters on it too' : 'counters on a second one, no persistence'})`, gr.port,
+      { method: 'POST', path: '/oauth/token', headers: { ...form, authorization: basic(gr.clientId, gr.clientSecret) }, body: 'grant_type=client_credentials' }),
+    httpCase('items-redis', 'geotoken guarded items (as above), STATE_STORE=redis', gr.port,
+      { method: 'GET', path: '/features/collections/sites/items?bbox=5,47,7,49&limit=10', headers: { authorization: `Bearer ${tokenRedis}` } }),
     httpCase('consumer-static', 'consumer app, guard with a static public key', consumerStatic.ready.port, { method: 'GET', path: '/me', headers: bearer })
   ]
   if (consumerRemote !== undefined) {
@@ -129,6 +165,9 @@ const TARGETS: Target[] = [
   { label: 'GET /.well-known/jwks.json vs bare Fastify hello', numerator: 'jwks', denominator: 'hello', min: 0.9 },
   { label: 'guarded items vs bare Fastify hello', numerator: 'items', denominator: 'hello', min: 0.6 },
   { label: 'guarded items vs Express + jsonwebtoken', numerator: 'items', denominator: 'express', min: 8 },
+  // Issue 16: shared token state must cost little where it is read (the guard: a local copy) and be bounded where written.
+  { label: 'guarded items: STATE_STORE=redis vs default', numerator: 'items-redis', denominator: 'items', min: 0.9 },
+  { label: 'POST /oauth/token: STATE_STORE=redis vs default', numerator: 'token-redis', denominator: 'token', min: 0.8 },
   { label: 'consumer: remote verifier vs static public key', numerator: 'consumer-remote', denominator: 'consumer-static', min: 0.9 },
   // What logging alone leaves of hello, and the routes against that logged ceiling: no target, for reading the above.
   { label: 'reference: hello with production logging vs bare hello', numerator: 'hello-logged', denominator: 'hello' },

@@ -1,9 +1,10 @@
-// CLI: add, list, enable, disable and delete OAuth clients in DATA_DIR/clients.json, and rotate a client's secret;
-// the running service reloads the file.
+// CLI: add, list, enable, disable and delete OAuth clients in DATA_DIR/clients.json (or, with STATE_STORE=redis, in
+// Redis), and rotate a client's secret; the running service reloads the file, or is told of the change by Redis.
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../src/config.js'
 import { addClient, deleteClient, disableClient, enableClient, rotateSecret, type ClientsFile } from '../src/clients/registry.js'
-import { loadClients, updateClients } from '../src/clients/store.js'
+import type { ClientSource } from '../src/clients/store.js'
+import { openStateStores } from '../src/state-store.js'
 import { swallowedByNpm } from '../src/npm-options.js'
 import { isMain } from './cli.js'
 
@@ -15,7 +16,8 @@ const USAGE = `usage (--silent keeps npm's own lines out of the output, so --jso
 Grant types: client_credentials (default), urn:ietf:params:oauth:grant-type:jwt-bearer, refresh_token.
 rotate-secret: the old secret keeps working for --grace (s, m, h or d; 0 ends it at once), then stops.
 The options go after \`--\` (before it, npm takes them for itself and the script refuses to run).
-Reads DATA_DIR from the environment. A secret is printed once and stored only as a hash.`
+Reads DATA_DIR from the environment (with STATE_STORE=redis: REDIS_URL; a client added there can get tokens from
+every instance as soon as the command returns). A secret is printed once and stored only as a hash.`
 
 const OPTIONS = {
   org: { type: 'string' }, scopes: { type: 'string' }, grants: { type: 'string' }, grace: { type: 'string' },
@@ -60,15 +62,24 @@ export async function clientsCli (argv: string[], env: Record<string, string | u
   const { values, positionals } = parsed
   const [command, arg] = positionals
   if (values.help === true || command === undefined) { io.out(USAGE); return command === undefined && values.help !== true ? 2 : 0 }
-  const dir = loadConfig(env).DATA_DIR
+  const config = loadConfig(env)
+  const stores = await openStateStores(config, { info () {}, warn () {}, error: (o: unknown, m?: string) => { io.err(`clients: ${m ?? JSON.stringify(o)}`) } }, { subscribe: false })
+  try {
+    return await run(stores.clients, positionals, values, io)
+  } finally {
+    await stores.close()
+  }
+}
 
+async function run (store: ClientSource, positionals: string[], values: { org?: string, scopes?: string, grants?: string, grace?: string, json?: boolean }, io: Io): Promise<number> {
+  const [command, arg] = positionals
   if (command === 'add') {
     if (values.org === undefined || values.scopes === undefined) { io.err(`clients: add needs --org and --scopes\n${USAGE}`); return 2 }
     const scopes = values.scopes.split(/\s+/).filter(s => s !== '')
     const grantTypes = values.grants?.split(/\s+/).filter(s => s !== '')
     let added
     try {
-      added = await updateClients(dir, file => {
+      added = await store.update(file => {
         const result = addClient(file, { org: values.org as string, scopes, grantTypes, now: io.now() })
         return { file: result.file, result }
       })
@@ -85,7 +96,7 @@ export async function clientsCli (argv: string[], env: Record<string, string | u
     return 0
   }
   if (command === 'list') {
-    const file = await loadClients(dir)
+    const file = await store.load()
     const clients = (file?.clients ?? []).map(({ secret_hash: _, previous_secret_hash: _p, ...c }) => c)
     if (values.json === true) io.out(JSON.stringify(clients))
     else {
@@ -102,7 +113,7 @@ export async function clientsCli (argv: string[], env: Record<string, string | u
       io.err(`clients: rotate-secret needs --grace: how long the old secret keeps working, e.g. --grace 1h (s, m, h or d; at most 30d; 0 ends it at once)\n${USAGE}`)
       return 2
     }
-    const rotated = await updateClients(dir, file => {
+    const rotated = await store.update(file => {
       const result = rotateSecret(file, arg, io.now(), graceMs)
       return { file: result?.file, result }
     })
@@ -116,9 +127,9 @@ export async function clientsCli (argv: string[], env: Record<string, string | u
     }
     return 0
   }
-  const change = Object.hasOwn(CHANGES, command) ? CHANGES[command] : undefined
+  const change = command !== undefined && Object.hasOwn(CHANGES, command) ? CHANGES[command] : undefined
   if (change !== undefined && arg !== undefined) {
-    const done = await updateClients(dir, file => {
+    const done = await store.update(file => {
       const next = change.change(file, arg, io.now())
       return { file: next, result: next !== undefined }
     })

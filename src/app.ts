@@ -18,7 +18,7 @@ import oauth from './oauth/plugin.js'
 import { loadTrustedIssuers } from './oauth/trusted-issuers.js'
 import featureApi, { featureStore } from './features/plugin.js'
 import type { FeatureStore } from './features/store.js'
-import { PgFeatureStore } from './features/postgis/pg-store.js'
+import { openStateStores } from './state-store.js'
 
 const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
   'features:read': 'read your organization\'s features',
@@ -69,13 +69,25 @@ export const geotoken = fp(async function geotoken (app: FastifyInstance, { conf
     overload: { maxEventLoopDelayMs: config.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, maxHeapUsedMb: config.OVERLOAD_MAX_HEAP_USED_MB, retryAfterS: config.OVERLOAD_RETRY_AFTER_S }
   })
 
-  // The domain stores: the key ring, the client registry, the token state.
-  await app.register(keyStore, {
-    dir: config.KEYS_DIR, keySize: config.KEY_SIZE, retentionMs: retentionMs(config), pollMs: config.RELOAD_INTERVAL_MS, clock,
-    readiness: app.readiness, metrics: app.metrics.registry
+  // The domain stores: the key ring, the client registry (files, or Redis with STATE_STORE=redis), the token state.
+  const stores = await openStateStores(config, app.log, { subscribe: true })
+  app.addHook('onClose', async () => { await stores.close() })
+  try {
+    await app.register(keyStore, {
+      dir: config.KEYS_DIR, source: stores.ring, keySize: config.KEY_SIZE, retentionMs: retentionMs(config), pollMs: config.RELOAD_INTERVAL_MS, clock,
+      readiness: app.readiness, metrics: app.metrics.registry, label: stores.redis ? 'the key ring in Redis' : 'keyring.json'
+    })
+    await app.register(clientStore, { dir: config.DATA_DIR, ...(stores.redis ? { source: stores.clients } : {}), pollMs: config.RELOAD_INTERVAL_MS, readiness: app.readiness })
+  } catch (err) {
+    // A start that fails here (a KEK that does not open the ring) never reaches close(): the connections would stay.
+    await stores.close()
+    throw err
+  }
+  await app.register(tokenState, {
+    clock, idleS: config.REFRESH_TOKEN_IDLE_S, absoluteS: config.REFRESH_TOKEN_ABSOLUTE_S, store: config.STATE_STORE, dataDir: config.DATA_DIR, readiness: app.readiness,
+    ...(config.STATE_STORE === 'redis' ? { redis: { url: config.REDIS_URL, rateLimitUrl: config.REDIS_RATE_LIMIT_URL, timeoutMs: config.REDIS_TIMEOUT_MS } } : {}),
+    ...(deps.tokenState === undefined ? {} : { backend: deps.tokenState })
   })
-  await app.register(clientStore, { dir: config.DATA_DIR, pollMs: config.RELOAD_INTERVAL_MS, readiness: app.readiness })
-  await app.register(tokenState, { clock, idleS: config.REFRESH_TOKEN_IDLE_S, absoluteS: config.REFRESH_TOKEN_ABSOLUTE_S, ...(deps.tokenState === undefined ? {} : { backend: deps.tokenState }) })
 
   // The authorization server: /oauth/*, /.well-known/*.
   await app.register(oauth, {
@@ -92,6 +104,8 @@ export const geotoken = fp(async function geotoken (app: FastifyInstance, { conf
   // FEATURE_STORE=postgis: the tables of the collections file, checked against the catalog first (fail closed).
   let given = deps.featureStore
   if (given === undefined && config.FEATURE_STORE === 'postgis') {
+    // Loaded only when chosen: the default start does not pay for the PostgreSQL client.
+    const { PgFeatureStore } = await import('./features/postgis/pg-store.js')
     const opened = await PgFeatureStore.open({
       url: config.DATABASE_URL, collectionsFile: config.FEATURE_COLLECTIONS_FILE, poolMax: config.DATABASE_POOL_MAX, timeoutMs: config.DATABASE_TIMEOUT_MS, log: app.log
     })

@@ -2,6 +2,7 @@
 import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
 import { ConfigInvalid } from './shared/errors.js'
+import { STATE_STORES } from './tokens/state.js'
 
 export const ConfigSchema = Type.Object({
   HOST: Type.String({ default: '127.0.0.1', minLength: 1, description: 'interface to listen on' }),
@@ -9,7 +10,7 @@ export const ConfigSchema = Type.Object({
   ISSUER: Type.String({ default: '', pattern: '^(https?://[^\\s?#]+[^/\\s?#])?$', accepts: 'an http(s) URL with no trailing slash, query or fragment, such as https://auth.example.com or http://localhost:3000 ("" means http://HOST:PORT)', description: 'public base URL, exactly the `iss` of every token: http(s)://host[:port][/path], no trailing slash (default http://HOST:PORT)' }),
   AUDIENCE: Type.String({ default: '', description: '`aud` of access tokens (default ISSUER + /features)' }),
   KEYS_DIR: Type.String({ default: 'keys', minLength: 1, description: 'directory holding keyring.json' }),
-  DATA_DIR: Type.String({ default: 'data', minLength: 1, description: 'directory holding clients.json and feature data' }),
+  DATA_DIR: Type.String({ default: 'data', minLength: 1, description: 'directory holding clients.json, the feature store and the token state (token-state.sqlite); one geotoken process per directory' }),
   SEED_FILE: Type.String({ default: 'data/seed.geojson', description: 'GeoJSON loaded into an empty feature store on first start ("" for none)' }),
   FEATURE_JOURNAL_MAX_MB: Type.Integer({ minimum: 1, maximum: 65536, default: 16, description: 'feature journal size (MiB) that starts a background compaction into a new snapshot (also every 10,000 writes); a start replays at most about this much journal' }),
   FEATURE_STORE: Type.Enum(['embedded', 'postgis'], { default: 'embedded', description: 'where features live: `embedded` (DATA_DIR/features, one process) or `postgis` (existing tables, DATABASE_URL and FEATURE_COLLECTIONS_FILE; docs/postgis.md)' }),
@@ -41,10 +42,16 @@ export const ConfigSchema = Type.Object({
   OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 1000, description: 'answer 503 while the mean event-loop delay exceeds this (ms); 0 = off' }),
   OVERLOAD_MAX_HEAP_USED_MB: Type.Integer({ minimum: 0, maximum: 1048576, default: 0, description: 'answer 503 while the V8 heap in use exceeds this (MiB); 0 = off' }),
   OVERLOAD_RETRY_AFTER_S: Type.Integer({ minimum: 1, maximum: 3600, default: 10, description: 'Retry-After of overload and shutdown 503 answers (s)' }),
+  STATE_STORE: Type.Enum(STATE_STORES, { default: 'embedded', description: 'where token state lives (revocations, refresh tokens, used assertion ids; with redis also lockout counts and rate-limit counters): embedded = DATA_DIR/token-state.sqlite (SQLite, each change on disk before it is answered; this instance only); memory = this process only, forgotten on restart (tests, benchmarks); redis = shared by every instance, at REDIS_URL (see docs/redis.md). With redis the key ring and the client registry live there too (no shared volume; needs a key-encryption key), instead of KEYS_DIR and DATA_DIR' }),
+  REDIS_URL: Type.String({ default: '', accepts: 'a redis:// or rediss:// URL such as redis://127.0.0.1:6379 or rediss://:password@redis.internal:6380/0 ("" when STATE_STORE is not redis)', pattern: '^(rediss?://\\S+)?$', description: 'Redis for STATE_STORE=redis: redis[s]://[[user]:password@]host[:port][/db]; required with it. Never logged (it may hold a password)' }),
+  REDIS_RATE_LIMIT_URL: Type.String({ default: '', accepts: 'a redis:// or rediss:// URL such as redis://127.0.0.1:6380 ("" uses REDIS_URL)', pattern: '^(rediss?://\\S+)?$', description: 'with STATE_STORE=redis, another Redis for the token endpoint\'s rate-limit counters only ("" = REDIS_URL): counters need no persistence, so that Redis may run without appendfsync always and the token endpoint does not wait for its disk. Never logged' }),
+  REDIS_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 60000, default: 500, description: 'longest wait for a Redis connection or command (ms); past it the request answers 503 temporarily_unavailable, never hangs' }),
+  KEY_ENCRYPTION_KEY: Type.String({ default: '', pattern: '^(([A-Za-z0-9+/]{43}=|[A-Za-z0-9_-]{43})( *, *([A-Za-z0-9+/]{43}=|[A-Za-z0-9_-]{43}))*)?$', accepts: '32 random bytes in base64, such as the output of openssl rand -base64 32 (during a KEK rotation: the new key, a comma, the old one)', description: 'STATE_STORE=redis: the key-encryption key (32 bytes, base64) sealing the private keys stored in Redis; during a KEK rotation NEW,OLD (the first seals, the others only open); or use KEY_ENCRYPTION_KEY_FILE. Never logged' }),
+  KEY_ENCRYPTION_KEY_FILE: Type.String({ default: '', description: 'STATE_STORE=redis: a file holding the key-encryption key (32 bytes, base64; during a KEK rotation one per line, the new one first), instead of KEY_ENCRYPTION_KEY' }),
   SHUTDOWN_TIMEOUT_S: Type.Integer({ minimum: 1, maximum: 3600, default: 25, description: 'on SIGTERM/SIGINT, how long in-flight requests may take before the process exits 1 anyway (s)' })
 })
 
-const SECRET_VARIABLES = new Set(['METRICS_TOKEN', 'DATABASE_URL'])
+const SECRET_VARIABLES = new Set(['METRICS_TOKEN', 'KEY_ENCRYPTION_KEY', 'REDIS_URL', 'REDIS_RATE_LIMIT_URL', 'DATABASE_URL'])
 
 type RawConfig = Static<typeof ConfigSchema>
 
@@ -78,12 +85,25 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     }).join(' '))
   }
   const config = value as RawConfig
+  const missing = stateStoreProblems(config)
   if (config.FEATURE_STORE === 'postgis') {
-    const missing = (['DATABASE_URL', 'FEATURE_COLLECTIONS_FILE'] as const).filter(k => config[k] === '')
-    if (missing.length > 0) throw new ConfigInvalid(`FEATURE_STORE=postgis needs ${missing.join(' and ')}.`)
+    const unset = (['DATABASE_URL', 'FEATURE_COLLECTIONS_FILE'] as const).filter(k => config[k] === '')
+    if (unset.length > 0) missing.push(`FEATURE_STORE=postgis needs ${unset.join(' and ')}.`)
   }
+  if (missing.length > 0) throw new ConfigInvalid(missing.join(' '))
   const issuer = config.ISSUER || `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${config.PORT}`
   return Object.freeze({ ...config, ISSUER: issuer, AUDIENCE: config.AUDIENCE || `${issuer}/features` })
+}
+
+/** What STATE_STORE=redis needs besides itself: a server, and exactly one source of the key-encryption key. */
+function stateStoreProblems (config: RawConfig): string[] {
+  if (config.STATE_STORE !== 'redis') return []
+  const problems: string[] = []
+  if (config.REDIS_URL === '') problems.push('STATE_STORE=redis needs REDIS_URL (e.g. REDIS_URL=redis://127.0.0.1:6379).')
+  const keks = [config.KEY_ENCRYPTION_KEY, config.KEY_ENCRYPTION_KEY_FILE].filter(v => v !== '').length
+  if (keks === 0) problems.push('STATE_STORE=redis needs a key-encryption key: KEY_ENCRYPTION_KEY or KEY_ENCRYPTION_KEY_FILE (make one with openssl rand -base64 32).')
+  if (keks === 2) problems.push('KEY_ENCRYPTION_KEY and KEY_ENCRYPTION_KEY_FILE are both set: set only one.')
+  return problems
 }
 
 /** How long a retired key stays published: the longest token it signed, clock skew, and the reload lag. */

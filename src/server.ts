@@ -64,7 +64,8 @@ async function main (started: (app: FastifyInstance) => void): Promise<void> {
   } catch (err) {
     fail((err as Error).message)
   }
-  const demo = config.DEMO_CLIENTS && (await loadClients(config.DATA_DIR)) === null
+  // Demo clients belong to the one-process start: with STATE_STORE=redis every client is added with add-client.
+  const demo = config.DEMO_CLIENTS && config.STATE_STORE !== 'redis' && (await loadClients(config.DATA_DIR)) === null
     ? await createDemoClients(config.DATA_DIR, new Date())
     : []
   const credentials = demo.length > 0 ? await writeDemoCredentials(config.DATA_DIR, demo) : undefined

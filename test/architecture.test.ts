@@ -3,11 +3,9 @@
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { readdir, readFile } from 'node:fs/promises'
-import { createRequire } from 'node:module'
 import { join, relative } from 'node:path'
 import { npm, ROOT } from './helpers/npm.js'
 
-interface Expected { owner: string, rule: string, from: string, to: string }
 interface Dependency { resolved: string, circular: boolean }
 interface Cruised {
   modules: Array<{ source: string, dependencies: Dependency[] }>
@@ -32,16 +30,6 @@ t.test('npm run check:deps finds no upward import and no cycle in src, scripts a
   const res = await npm(['run', '--silent', 'check:deps'])
   t.equal(res.code, 0, res.stdout + res.stderr)
   t.match(res.stdout, /no dependency violations found/)
-})
-
-t.test('each import listed as expected-to-fix is still there: a fixed one must leave the list', async t => {
-  const expected = (createRequire(import.meta.url)(CONFIG) as { expectedToFix: Expected[] }).expectedToFix
-  const { modules } = await cruise(ROOT, ['src'])
-  for (const e of expected) {
-    const dep = modules.find(m => m.source === e.from)?.dependencies.find(d => d.resolved === e.to)
-    t.ok(dep !== undefined && (e.rule !== 'no-cycle' || dep.circular),
-      `${e.from} -> ${e.to} (${e.rule}, ${e.owner}) still exists; once it does not, delete its entry from .dependency-cruiser.cjs`)
-  }
 })
 
 t.test('the check reports upward imports and cycles', async t => {

@@ -25,7 +25,7 @@ t.test('issue 14: a variable checked by a pattern is explained in words, never b
   t.throws(() => loadConfig({ ISSUER: 'https://auth.example.com/' }), {
     message: 'ISSUER="https://auth.example.com/" is not accepted: it must be an http(s) URL with no trailing slash, query or fragment, such as https://auth.example.com'
   }, 'no trailing slash: iss must match exactly')
-  const bad: Record<string, string> = { ISSUER: 'ftp://x', TRUST_PROXY: '10.0.0.0/8; evil', CORS_ORIGINS: 'https://map.example.com/', METRICS_TOKEN: 'short', DATABASE_URL: 'mysql://geotoken:secret@db/gis' }
+  const bad: Record<string, string> = { ISSUER: 'ftp://x', TRUST_PROXY: '10.0.0.0/8; evil', CORS_ORIGINS: 'https://map.example.com/', METRICS_TOKEN: 'short', REDIS_URL: 'http://redis:6379', REDIS_RATE_LIMIT_URL: 'redis.internal:6379', KEY_ENCRYPTION_KEY: 'c2hvcnQ=', DATABASE_URL: 'mysql://geotoken:secret@db/gis' }
   const patterned = Object.entries(ConfigSchema.properties).filter(([, s]) => 'pattern' in s).map(([name]) => name)
   t.same(patterned.sort(), Object.keys(bad).sort(), 'every patterned variable is tried here')
   for (const [name, value] of Object.entries(bad)) {
@@ -40,6 +40,31 @@ t.test('a bad secret is named but never echoed in the error', async t => {
   const secret = 'short secret\u0001'
   t.throws(() => loadConfig({ METRICS_TOKEN: secret }), { code: 'APP_CONFIG_INVALID', message: /METRICS_TOKEN=\(hidden\) is not accepted: it must be 16 or more visible ASCII characters/ })
   try { loadConfig({ METRICS_TOKEN: secret }) } catch (err) { t.notMatch((err as Error).message, 'short secret') }
+})
+
+t.test('issue 16: STATE_STORE=redis needs REDIS_URL, whose value (it may hold a password) is never echoed', async t => {
+  t.throws(() => loadConfig({ STATE_STORE: 'redis' }), { code: 'APP_CONFIG_INVALID', message: /STATE_STORE=redis needs REDIS_URL/ })
+  const url = 'http://:s3cret@redis:6379'
+  const message = (() => { try { loadConfig({ STATE_STORE: 'redis', REDIS_URL: url }) } catch (err) { return (err as Error).message } return '' })()
+  t.match(message, 'REDIS_URL=(hidden)')
+  t.notMatch(message, 's3cret')
+  // The key ring lives in Redis too, so a key-encryption key is part of a valid Redis configuration.
+  t.match(loadConfig({ STATE_STORE: 'redis', REDIS_URL: 'redis://:s3cret@127.0.0.1:6379/0', KEY_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64') }), { STATE_STORE: 'redis', REDIS_TIMEOUT_MS: 500 })
+  t.equal(loadConfig({}).STATE_STORE, 'embedded', 'the zero-config start does not need Redis')
+})
+
+t.test('issue 16: STATE_STORE=redis needs exactly one key-encryption key; the key and the URL are never echoed', async t => {
+  const kek = Buffer.alloc(32, 7).toString('base64')
+  t.throws(() => loadConfig({ STATE_STORE: 'redis' }), { code: 'APP_CONFIG_INVALID', message: /STATE_STORE=redis needs REDIS_URL.*needs a key-encryption key: KEY_ENCRYPTION_KEY or KEY_ENCRYPTION_KEY_FILE/ })
+  t.throws(() => loadConfig({ STATE_STORE: 'redis', REDIS_URL: 'redis://h:6379' }), { code: 'APP_CONFIG_INVALID', message: /needs a key-encryption key/ })
+  t.throws(() => loadConfig({ STATE_STORE: 'redis', REDIS_URL: 'redis://h:6379', KEY_ENCRYPTION_KEY: kek, KEY_ENCRYPTION_KEY_FILE: '/k' }), { message: /both set: set only one/ })
+  t.match(loadConfig({ STATE_STORE: 'redis', REDIS_URL: 'redis://h:6379', KEY_ENCRYPTION_KEY_FILE: '/run/secrets/kek' }), { STATE_STORE: 'redis' })
+  t.match(loadConfig({ KEY_ENCRYPTION_KEY: kek }), { STATE_STORE: 'embedded' }, 'ignored without Redis')
+  for (const [name, value] of [['KEY_ENCRYPTION_KEY', kek.slice(0, 40)], ['REDIS_URL', 'http://:pw@cache:6379']]) {
+    const message = (() => { try { loadConfig({ [name as string]: value }) } catch (err) { return (err as Error).message } return '' })()
+    t.match(message, `${name as string}=(hidden)`)
+    t.notMatch(message, value as string)
+  }
 })
 
 t.test('docs/configuration.md lists every variable exactly as the schema defines it', async t => {

@@ -1,9 +1,12 @@
-// Owns data/clients.json on disk: locked read-modify-write for scripts, hot reload for the service.
+// Owns where the client registry lives (data/clients.json, or Redis through a ClientSource): locked or
+// compare-and-set read-modify-write for scripts, reload on change for the service.
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { ClientStoreCorrupt, StoreLocked } from '../shared/errors.js'
-import { readIfExists, writeFileAtomic } from '../shared/atomic-file.js'
+import { fileVersion, readIfExists, writeFileAtomic } from '../shared/atomic-file.js'
 import { withLock } from '../shared/file-lock.js'
 import type { Log } from '../shared/log.js'
+import type { ChannelHandlers } from '../shared/redis-document.js'
 import { WatchedFile, type FileHealth } from '../shared/watched-file.js'
 import { addClient, ClientDirectory, emptyClients, parseClients, serializeClients, type ClientsFile } from './registry.js'
 
@@ -30,11 +33,42 @@ export async function updateClients<T> (dir: string, fn: (file: ClientsFile) => 
   }, holder => new StoreLocked(path, holder))
 }
 
+/**
+ * Where the registry is stored: clients.json in DATA_DIR (fileClientSource) or a Redis document
+ * (src/clients/redis-clients.ts). The service, the client commands and the migration use only this.
+ */
+export interface ClientSource {
+  /** Names the store in messages: a path, or the Redis key. */
+  readonly name: string
+  /** The stored registry; null when there is none yet. */
+  load: () => Promise<ClientsFile | null>
+  /**
+   * One read-modify-write: `fn` returns the new registry (or undefined to leave it unchanged) and a result. The
+   * file is locked meanwhile; on Redis, `fn` runs again on the newer registry when another writer came first.
+   */
+  update: <T>(fn: (file: ClientsFile) => { file?: ClientsFile, result: T }) => Promise<T>
+  /** Changes whenever the stored registry does. */
+  version: () => Promise<string | null>
+  /** Pushes changes to the live store (Redis pub/sub); without it, the live store polls `version`. */
+  watch?: (handlers: ChannelHandlers) => Promise<() => void>
+}
+
+/** clients.json in `dir`: flock-locked atomic replaces. */
+export function fileClientSource (dir: string, read: ReadText = readIfExists): ClientSource {
+  return {
+    name: join(dir, CLIENTS_FILE),
+    load: async () => await loadClients(dir, read),
+    update: async fn => await updateClients(dir, fn),
+    version: async () => await fileVersion(join(dir, CLIENTS_FILE))
+  }
+}
+
 export interface DemoClient { client_id: string, client_secret: string, org: string }
 
 /** First start only: the demo organizations acme and globex get one read/write client each. */
-export async function createDemoClients (dir: string, now: Date): Promise<DemoClient[]> {
-  return await updateClients(dir, file => {
+export async function createDemoClients (dir: string | ClientSource, now: Date): Promise<DemoClient[]> {
+  const source = typeof dir === 'string' ? fileClientSource(dir) : dir
+  return await source.update(file => {
     if (file.clients.length > 0 || file.orgs.length > 0) return { result: [] }
     let next = file
     const created: DemoClient[] = []
@@ -47,16 +81,31 @@ export async function createDemoClients (dir: string, now: Date): Promise<DemoCl
   })
 }
 
-/** The live client directory: clients.json as a watched file, so added and disabled clients apply without a restart. */
+/** Unknown client ids make at most one Redis round trip per this many ms, however many arrive. */
+export const MISS_SPACING_MS = 25
+
+/**
+ * The live client directory: the stored registry re-read on change (a polled file, or a Redis document whose
+ * changes are pushed), so added and disabled clients apply without a restart.
+ */
 export class ClientStore {
   readonly #file: WatchedFile<ClientsFile, ClientDirectory>
+  readonly #unwatch: (() => void) | undefined
+  /** The next look-up of unknown ids, not yet started: misses arriving meanwhile share it. */
+  #round: Promise<boolean> | undefined
+  #lastRound = -Infinity
 
-  private constructor (file: WatchedFile<ClientsFile, ClientDirectory>) { this.#file = file }
+  private constructor (file: WatchedFile<ClientsFile, ClientDirectory>, unwatch: (() => void) | undefined) {
+    this.#file = file
+    this.#unwatch = unwatch
+  }
 
-  static async open (dir: string, pollMs: number, log: Log, read: ReadText = readIfExists): Promise<ClientStore> {
+  static async open (dir: string | ClientSource, pollMs: number, log: Log, read: ReadText = readIfExists): Promise<ClientStore> {
+    const source = typeof dir === 'string' ? fileClientSource(dir, read) : dir
     const file = await WatchedFile.open({
-      path: join(dir, CLIENTS_FILE),
-      load: async () => (await loadClients(dir, read)) ?? emptyClients(),
+      path: source.name,
+      ...(source.watch === undefined ? {} : { version: source.version }),
+      load: async () => (await source.load()) ?? emptyClients(),
       view: clients => new ClientDirectory(clients),
       pollMs,
       log,
@@ -65,10 +114,36 @@ export class ClientStore {
       label: 'client registry'
     })
     file.onChange(() => { log.info({ event: 'clients.reloaded' }, 'client registry reloaded') })
-    return new ClientStore(file)
+    const unwatch = await source.watch?.({
+      changed: () => { void file.reload(false) },
+      lost: err => { file.unhealthy(err) },
+      resync: () => { void file.reload(true) }
+    })
+    return new ClientStore(file, unwatch)
   }
 
   get directory (): ClientDirectory { return this.#file.view }
+
+  /**
+   * Makes sure an unknown `clientId` is not a client added elsewhere a moment ago, before it is refused: on a
+   * pushed store (Redis) a change announced but not yet received would otherwise refuse a client that `add-client`
+   * already reported. Resolves false when the store could not be asked (Redis down): the caller answers 503.
+   * A polled file needs no look-up (the command and the service share the file, and it is read on every poll).
+   */
+  async lookup (clientId: string): Promise<boolean> {
+    if (this.#unwatch === undefined || this.#file.view.get(clientId) !== undefined) return true
+    // A round that has not started yet reads after this miss, so it answers it; a started one may not.
+    this.#round ??= (async () => {
+      // Always a real wait (at least a tick): `#round` must be set before it is cleared here.
+      await sleep(Math.max(0, this.#lastRound + MISS_SPACING_MS - performance.now()))
+      this.#round = undefined
+      this.#lastRound = performance.now()
+      const failures = this.#file.health.failures
+      await this.#file.reload(false)
+      return this.#file.health.failures === failures
+    })()
+    return await this.#round
+  }
 
   /** Whether clients.json was usable at the last read (else additions and disables are not being applied). */
   get health (): FileHealth { return this.#file.health }
@@ -79,5 +154,8 @@ export class ClientStore {
    */
   async reload (force = true): Promise<boolean> { return await this.#file.reload(force) }
 
-  stop (): void { this.#file.stop() }
+  stop (): void {
+    this.#file.stop()
+    this.#unwatch?.()
+  }
 }

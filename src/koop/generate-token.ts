@@ -2,7 +2,7 @@
 // access token by the client-credentials grant (RFC 6749 §4.4) at the issuer.
 import type { RemoteIssuer } from '../verifier/issuer.js'
 import { basicAuth } from '../verifier/issuer.js'
-import type { TokenVerifier } from '../verifier/verify.js'
+import type { TokenVerifier } from '../verifier/core.js'
 import { fromVerifier, KoopAuthError, unavailable } from './arcgis-error.js'
 import { scrub, type KoopRequest } from './koop-request.js'
 

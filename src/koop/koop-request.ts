@@ -1,5 +1,6 @@
 // Owns what the Koop plugin reads from and writes to an Express request: the token (taken out of the request
 // once read), the scopes the request needs, and the verified organization Koop's cache key must carry.
+import { bearerToken, isB64Token, usesBearerScheme } from '../shared/bearer.js'
 import { redactUrl } from '../shared/redact-url.js'
 import type { AccessTokenClaims } from '../tokens/access-token.js'
 import { invalidToken, KoopAuthError } from './arcgis-error.js'
@@ -23,10 +24,6 @@ export interface KoopRequest {
  * would be served to another whenever a provider sets a TTL.
  */
 export const ORG_KEY_PARAM = 'geotoken_org'
-
-// RFC 6750 §2.1 b64token after "Bearer"; a JWS compact token is a subset of it.
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i
-const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
 
 // ArcGIS REST operations that change features (FeatureServer and its layers); any other path reads.
 const EDIT_OPERATIONS = new Set(['applyEdits', 'addFeatures', 'updateFeatures', 'deleteFeatures', 'calculate', 'append'])
@@ -55,7 +52,7 @@ export function scrub (req: KoopRequest, names: readonly string[]): void {
  */
 export function takeToken (req: KoopRequest): string | undefined {
   const authorization = req.headers.authorization
-  const header = typeof authorization === 'string' && /^Bearer(?: |$)/i.test(authorization) ? authorization : undefined
+  const header = typeof authorization === 'string' && usesBearerScheme(authorization) ? authorization : undefined
   const inQuery = params(req.query)?.token
   const inBody = params(req.body)?.token
   scrub(req, ['token'])
@@ -63,12 +60,12 @@ export function takeToken (req: KoopRequest): string | undefined {
   if (given.length === 0) return undefined
   if (given.length > 1) throw invalidToken('ambiguous')
   if (header !== undefined) {
-    const token = BEARER.exec(header)?.[1]
+    const token = bearerToken(header)
     if (token === undefined) throw invalidToken('malformed')
     return token
   }
   const token = given[0]
-  if (typeof token !== 'string' || !TOKEN.test(token)) throw invalidToken('malformed')
+  if (typeof token !== 'string' || !isB64Token(token)) throw invalidToken('malformed')
   return token
 }
 

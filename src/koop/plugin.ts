@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url'
 import { VerifierOptionsInvalid } from '../shared/errors.js'
 import type { AccessTokenClaims } from '../tokens/access-token.js'
 import { checkIssuerOptions, remoteIssuer, type IssuerOptions } from '../verifier/issuer.js'
-import { createTokenVerifier } from '../verifier/verify.js'
+import { activeCheck } from '../verifier/active-cache.js'
+import { createVerifierCore } from '../verifier/core.js'
 import { fromVerifier, missingScope, tokenRequired } from './arcgis-error.js'
 import { generateToken, type ArcgisToken } from './generate-token.js'
 import { attachClaims, requiredScopes, takeToken, type KoopRequest } from './koop-request.js'
@@ -64,9 +65,15 @@ const version = packageVersion()
 export function koopAuth (opts: KoopAuthOptions): KoopAuthPlugin {
   checkOptions(opts)
   const issuer = remoteIssuer(opts)
-  const verify = createTokenVerifier(issuer.rules, issuer.keys, issuer.clock, {
+  // With introspection credentials every request asks the issuer, or reuses its `active: true` answer for
+  // introspection.cacheS, as the remote verifier's requireActive does (never past the token's exp).
+  const isActive = issuer.introspect === undefined ? undefined : activeCheck(issuer.introspect, (opts.introspection?.cacheS ?? 0) * 1000, issuer.clock)
+  const verify = createVerifierCore({
+    ...issuer.rules,
+    keys: issuer.keys,
+    clock: issuer.clock,
     cacheSize: opts.tokenCacheSize ?? 10_000,
-    ...(issuer.introspect !== undefined ? { isActive: issuer.introspect } : {})
+    ...(isActive !== undefined ? { isRevoked: async (claims: AccessTokenClaims, token: string) => !await isActive(token, claims.exp) } : {})
   })
   const exchange = { issuer, verify, ssl: opts.ssl ?? opts.issuer.startsWith('https:'), scope: opts.scope }
 

@@ -14,9 +14,23 @@ export type EndpointOptions = TokenRouteOptions & RevokeOptions & IntrospectOpti
   limits?: TokenLimitOptions & TokenLimitStores
 }
 
+/**
+ * Retry-After of a 503 from this scope unless the error says otherwise (the embedded token state or an identity
+ * provider unavailable): long enough for an operator's alert to fire before every client retries, short enough
+ * that a passing fault costs a few seconds.
+ */
+const RETRY_AFTER_S = 5
+/** Retry-After of a 503 while Redis is unreachable: the client reconnects within about a second. */
+const STATE_RETRY_AFTER_S = 2
+
 /** Maps any error raised in this scope to an RFC 6749 §5.2 answer; framework errors become invalid_request. */
 function toOAuthError (err: FastifyError | OAuthError): OAuthError {
   if (err instanceof OAuthError) return err
+  // The shared token state is unreachable or slow: nothing was decided, the client may retry (RFC 6749 §5.2 has no
+  // 503, so the §4.1.2.1 code, with the status and Retry-After that say when).
+  if (err.code === 'APP_REDIS_UNAVAILABLE') {
+    return new OAuthError('temporarily_unavailable', 'the token service cannot reach its state store; retry shortly', 503, err.message, STATE_RETRY_AFTER_S)
+  }
   if (err.code === 'FST_ERR_VALIDATION') {
     const v = err.validation?.[0]
     const param = v?.instancePath.slice(1) || (v?.params as { missingProperty?: string } | undefined)?.missingProperty
@@ -28,6 +42,8 @@ function toOAuthError (err: FastifyError | OAuthError): OAuthError {
   if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.code === 'FST_ERR_CTP_EMPTY_TYPE') {
     return new OAuthError('invalid_request', 'the request body must be application/x-www-form-urlencoded')
   }
+  // Nothing was stored, so nothing is answered as done: the client retries (RFC 6749 §4.1.2.1's "temporarily").
+  if (err.code === 'APP_TOKEN_STATE_UNAVAILABLE') return new OAuthError('temporarily_unavailable', 'the token state cannot be stored or read right now; retry later', 503, err.message)
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new OAuthError('invalid_request', 'the request body is too large')
   if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
     return new OAuthError('invalid_request', 'the request is malformed', 400, `${err.code}: ${err.message}`)
@@ -47,6 +63,10 @@ function oauthErrorHandler (error: FastifyError, request: FastifyRequest, reply:
     client_id: presentedClientId(request) ?? (typeof bodyClientId === 'string' ? bodyClientId : undefined)
   })
   if (oauth.error === 'invalid_client') reply.header('www-authenticate', 'Basic realm="geotoken", charset="UTF-8"')
+  if (oauth.statusCode === 503) {
+    if ((error as { code?: string }).code === 'APP_TOKEN_STATE_UNAVAILABLE') request.log.error({ event: 'token_state.unavailable', err: error }, 'token state unavailable: answered 503')
+    reply.header('retry-after', String(oauth.retryAfterS ?? RETRY_AFTER_S))
+  }
   // RFC 6749 §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E only; a reflected parameter may hold anything.
   return reply.code(oauth.statusCode).send({ error: oauth.error, error_description: oauth.message.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '?') })
 }
@@ -55,6 +75,15 @@ export default async function oauthEndpoints (app: FastifyInstance, opts: Endpoi
   // RFC 6749 §3.2: form parameters only, so no other body parser exists in this scope.
   app.removeAllContentTypeParsers()
   await app.register(formbody, { bodyLimit: 8192 })
+  // Before the limits, which authenticate first: a client added on another instance a moment ago (STATE_STORE=redis)
+  // is looked up in the store rather than refused. A known client costs one Map look-up and no promise.
+  app.addHook('preHandler', (request, _reply, done) => {
+    const clientId = presentedClientId(request)
+    if (clientId === undefined || app.clients.directory.get(clientId) !== undefined) { done(); return }
+    app.clients.lookup(clientId).then(ok => {
+      done(ok ? undefined : new OAuthError('temporarily_unavailable', 'the client registry cannot be reached; retry shortly', 503, `client ${clientId} unknown here and the store did not answer`, STATE_RETRY_AFTER_S))
+    }, done)
+  })
   if (opts.limits !== undefined) await app.register(tokenLimits, opts.limits)
 
   app.addHook('onSend', (_request, reply, payload, done) => {

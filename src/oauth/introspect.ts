@@ -1,7 +1,7 @@
 // POST /oauth/introspect (RFC 7662): whether a token is active, for authenticated clients.
 import type { FastifyInstance } from 'fastify'
 import type { RefreshTokens } from '../tokens/refresh-tokens.js'
-import type { TokenVerifier } from '../verifier/verify.js'
+import type { TokenVerifier } from '../verifier/core.js'
 import { authenticatedClient } from './client-auth.js'
 import { IntrospectionSchema, OAuthErrorSchema, TokenHintRequestSchema, type Introspection, type TokenHintRequest } from './schemas.js'
 
@@ -23,7 +23,9 @@ export default async function introspectRoute (app: FastifyInstance, opts: Intro
     const { token } = request.body
     const client = authenticatedClient(request, app.clients.directory, opts.clock())
     const now = opts.clock()
-    const refresh = await opts.refreshTokens.inspect(token, client.client_id, now)
+    // A refresh token is opaque base64url, never a JWT: an access token (three dot-separated parts) is answered
+    // without asking the refresh store, so access-token introspection needs only the local deny-list copy.
+    const refresh = token.includes('.') ? undefined : await opts.refreshTokens.inspect(token, client.client_id, now)
     if (refresh !== undefined) {
       return { active: true, token_type: 'refresh_token', scope: refresh.scope, client_id: refresh.clientId, sub: refresh.subject, org: refresh.org, exp: Math.floor(refresh.expiresAtMs / 1000) }
     }

@@ -65,6 +65,22 @@ export default fp(async function tokenLimits (app: FastifyInstance, opts: TokenL
   const byIntrospector = app.createRateLimit({ max: opts.introspectPerClient, timeWindow: opts.windowMs, keyGenerator: request => `introspect:${presentedClientId(request) ?? ''}` })
   const lockout = new ClientLockout(opts.lockouts, { ...opts.lockout, clock })
 
+  // The counts live in the token-state store; when it is unreachable (APP_REDIS_UNAVAILABLE) the token and revocation
+  // endpoints answer 503, but introspection is verification for resource servers and answers access tokens from the
+  // local deny-list copy: its limits then fail open rather than take every resource server down with the store.
+  // One warning per 10 s, not one per request.
+  let warnedAt = -Infinity
+  const uncounted = (request: FastifyRequest, err: unknown, what: string): void => {
+    if ((err as { code?: string }).code !== 'APP_REDIS_UNAVAILABLE') throw err
+    if (clock() - warnedAt < 10_000) return
+    warnedAt = clock()
+    request.log.warn({ event: 'limits.unavailable', what, err: (err as Error).message }, 'the token state store is unavailable: limits not applied or counted')
+  }
+  const failOpen = async <T>(request: FastifyRequest, introspection: boolean, fallback: T, call: () => Promise<T>): Promise<T> => {
+    if (!introspection) return await call()
+    try { return await call() } catch (err) { uncounted(request, err, 'introspection limits'); return fallback }
+  }
+
   // One audit line per key and window, not per refused request: a flood must not flood the log too.
   const announced = new Map<string, number>()
   const announce = (request: FastifyRequest, limit: Limit, key: string, retryAfterS: number, clientId?: string): void => {
@@ -105,13 +121,13 @@ export default fp(async function tokenLimits (app: FastifyInstance, opts: TokenL
     const introspection = request.routeOptions.config.introspection === true
     const clientId = presentedClientId(request)
     if (clientId !== undefined) {
-      const lockedMs = await lockout.lockedFor(clientId, request.ip)
+      const lockedMs = await failOpen(request, introspection, 0, async () => await lockout.lockedFor(clientId, request.ip))
       if (lockedMs > 0) return tooMany(reply, 'lockout', Math.ceil(lockedMs / 1000))
     }
     let authenticated = false
     try { authenticatedClient(request, app.clients.directory, clock()); authenticated = true } catch { /* the endpoint answers the error */ }
-    if (!authenticated) return introspection ? await limited(request, reply, 'ip') : undefined
-    return await limited(request, reply, introspection ? 'introspect' : 'client', clientId)
+    if (!authenticated) return introspection ? await failOpen(request, true, undefined, async () => await limited(request, reply, 'ip')) : undefined
+    return await failOpen(request, introspection, undefined, async () => await limited(request, reply, introspection ? 'introspect' : 'client', clientId))
   })
 
   // onSend, not onResponse: the outcome is counted before the answer leaves, so a client cannot race it.
@@ -119,6 +135,12 @@ export default fp(async function tokenLimits (app: FastifyInstance, opts: TokenL
     const outcome = authenticationOutcome(request)
     const clientId = presentedClientId(request)
     if (outcome === undefined || clientId === undefined) return
+    // The answer is decided: a count the store cannot take now (Redis down) is lost rather than turning it into an
+    // error. Only counts are lost: while the store is down only introspection gets this far.
+    try { await countOutcome(request, outcome, clientId) } catch (err) { uncounted(request, err, 'authentication outcome') }
+  })
+
+  const countOutcome = async (request: FastifyRequest, outcome: NonNullable<ReturnType<typeof authenticationOutcome>>, clientId: string): Promise<void> => {
     if (!(outcome instanceof OAuthError)) { await lockout.succeed(clientId, request.ip); return }
     if (outcome.error !== 'invalid_client') return
     const { sourceMs, clientMs } = await lockout.fail(clientId, request.ip)
@@ -129,5 +151,5 @@ export default fp(async function tokenLimits (app: FastifyInstance, opts: TokenL
         detail: clientMs > sourceMs ? 'per-client failure budget spent: sources new to this client wait' : 'this source waits for this client'
       })
     }
-  })
+  }
 }, { name: 'geotoken-token-limits', fastify: '5.x' })

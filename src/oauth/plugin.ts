@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { TrustedIssuer } from './trusted-issuers.js'
 import type { VerificationRules } from '../verifier/rules.js'
-import { createTokenVerifier } from '../verifier/verify.js'
+import { createVerifierCore } from '../verifier/core.js'
 import { clientCredentials } from './grants/client-credentials.js'
 import { jwtBearer } from './grants/jwt-bearer.js'
 import { refreshToken } from './grants/refresh-token.js'
@@ -41,7 +41,8 @@ export default async function oauth (app: FastifyInstance, opts: OAuthOptions) {
     clock: opts.clock,
     grants,
     refreshTokens: state.refreshTokens,
-    verifyAccessToken: createTokenVerifier({ ...opts.rules, knownOrg: org => app.clients.directory.hasOrg(org) }, app.keys, opts.clock),
+    // No cache and no revocation hook: each endpoint asks the deny-list itself, after its own client checks.
+    verifyAccessToken: createVerifierCore({ ...opts.rules, knownOrg: org => app.clients.directory.hasOrg(org), keys: app.keys, clock: opts.clock, cacheSize: 0 }),
     ...(opts.limits !== undefined ? { limits: { ...opts.limits, lockouts: state.lockouts, rateLimits: state.rateLimits } } : {})
   })
 }

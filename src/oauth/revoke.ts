@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify'
 import { audit } from '../shared/audit.js'
 import type { RefreshTokens } from '../tokens/refresh-tokens.js'
-import type { TokenVerifier } from '../verifier/verify.js'
+import type { TokenVerifier } from '../verifier/core.js'
 import { authenticatedClient } from './client-auth.js'
 import { OAuthErrorSchema, RevocationResponseSchema, TokenHintRequestSchema, type TokenHintRequest } from './schemas.js'
 

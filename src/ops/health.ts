@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify'
 import { Problem } from '../shared/errors.js'
 import { ProblemSchema, sendProblem } from '../shared/problem.js'
-import type { Readiness, ReadinessCheck } from '../shared/readiness.js'
+import { servesInPart, type Readiness, type ReadinessCheck } from '../shared/readiness.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -64,13 +64,17 @@ export function addHealth (app: FastifyInstance, opts: HealthOptions): void {
     schema: {
       summary: 'readiness: every registered check is ok (keyring.json valid, client registry open, the feature store taking writes and compacting), not shutting down or overloaded',
       response: {
-        200: { type: 'object', properties: { status: { type: 'string', enum: ['ready'] }, checks: { type: 'object', additionalProperties: { type: 'string' } } }, required: ['status', 'checks'] },
+        200: { type: 'object', properties: { status: { type: 'string', enum: ['ready', 'degraded'] }, checks: { type: 'object', additionalProperties: { type: 'string' } } }, required: ['status', 'checks'] },
         503: { ...ProblemSchema, description: 'not ready (RFC 9457 problem)' }
       }
     }
   }, async (_request, reply) => {
     const checks = readiness.run()
-    if (Object.values(checks).every(c => c === 'ok')) return { status: 'ready' as const, checks }
+    const results = Object.values(checks)
+    if (results.every(c => c === 'ok')) return { status: 'ready' as const, checks }
+    // Serving in part (e.g. guarded routes verify while the shared token state is unreachable): pulling every
+    // instance out of the balancer would turn a partial outage into a full one.
+    if (results.every(c => c === 'ok' || servesInPart(c))) return { status: 'degraded' as const, checks }
     return sendProblem(reply, new Problem(503, 'Service Unavailable', 'not ready', undefined, opts.retryAfterS), { checks })
   })
 }

@@ -62,3 +62,35 @@ export async function withLock<T> (path: string, fn: () => Promise<T>, onBusy: (
     await closeFd(fd) // releases the lock
   }
 }
+
+/** A lock held for as long as its holder runs (holdLock); `release` is idempotent. */
+export interface HeldLock { release: () => Promise<void> }
+
+/**
+ * Takes an exclusive flock(2) on `lockPath` and keeps it until `release` (or the process's end, a kill included):
+ * a store with one writer refuses a second process at once, with `onBusy` naming the holder. Not waited for: the
+ * other process is alive (the kernel dropped a dead one's lock), and it does not go away by itself.
+ */
+export async function holdLock (lockPath: string, onBusy: (holder: string) => Error): Promise<HeldLock> {
+  await mkdir(dirname(lockPath), { recursive: true, mode: 0o700 })
+  const fd = await openFd(lockPath, constants.O_RDWR | constants.O_CREAT, 0o600)
+  try {
+    flockSync(fd, 'exnb')
+  } catch (err) {
+    await closeFd(fd)
+    if (!busy(err)) throw err
+    const holder = (await readFile(lockPath, 'utf8').catch(() => '')).trim()
+    throw onBusy(holder === '' ? 'holder unknown' : holder)
+  }
+  await truncateFd(fd, 0)
+  await writeFd(fd, `pid ${process.pid} on ${hostname()} since ${new Date().toISOString()}\n`, 0)
+  let released = false
+  return {
+    release: async () => {
+      if (released) return
+      released = true
+      await truncateFd(fd, 0).catch(() => {})
+      await closeFd(fd)
+    }
+  }
+}

@@ -1,4 +1,4 @@
-// Owns a hot-reloaded file (keyring.json, clients.json): polled for changes, read in order, the last good value kept.
+// Owns a hot-reloaded file (keyring.json, clients.json) or Redis document: re-read on change, in order, the last good value kept.
 import { basename } from 'node:path'
 import { fileVersion } from './atomic-file.js'
 import type { Log } from './log.js'
@@ -12,8 +12,14 @@ export interface FileHealth {
 }
 
 export interface WatchedFileOptions<T, V> {
-  /** The file; its version (inode, size, mtime) says when to read it again. */
+  /** The file; its version (inode, size, mtime) says when to read it again. With `version`, only a name for messages. */
   path: string
+  /**
+   * What says when to read it again, instead of the file's (inode, size, mtime): a Redis document's revision.
+   * With it, nothing is polled: the owner calls reload() when told of a change (pub/sub), and the timer only derives
+   * a time-dependent view again.
+   */
+  version?: () => Promise<string | null>
   /** Reads and parses the file; throws on anything unusable, with a `code` naming the failure. */
   load: () => Promise<T>
   /** What readers use, derived once per change rather than per request. */
@@ -66,9 +72,12 @@ export class WatchedFile<T, V> {
    */
   static async open<T, V> (opts: WatchedFileOptions<T, V>, first: () => Promise<T> = opts.load): Promise<WatchedFile<T, V>> {
     // The version is taken before the content: if the file changes in between, the first poll reads it again.
-    const version = await fileVersion(opts.path)
+    const version = await (opts.version ?? (async () => await fileVersion(opts.path)))()
     const file = new WatchedFile(opts, await first(), version)
-    file.#timer = setInterval(() => { void file.reload(false) }, opts.pollMs)
+    file.#timer = setInterval(() => {
+      if (opts.version === undefined) void file.reload(false)
+      else if (opts.timeDependent === true) file.#install(file.#value, true)
+    }, opts.pollMs)
     file.#timer.unref()
     return file
   }
@@ -100,9 +109,15 @@ export class WatchedFile<T, V> {
 
   stop (): void { clearInterval(this.#timer) }
 
+  /**
+   * Records a failure that no read saw (the channel that announces changes is lost): health reports it until a
+   * read succeeds. The caller forces that read once the channel is back.
+   */
+  unhealthy (err: Error): void { this.#failed(err) }
+
   async #read (force: boolean): Promise<boolean> {
     try {
-      const version = await fileVersion(this.#opts.path)
+      const version = await (this.#opts.version ?? (async () => await fileVersion(this.#opts.path)))()
       if (!force && version === this.#version) {
         return this.#opts.timeDependent === true && this.#install(this.#value, true)
       }
@@ -145,6 +160,6 @@ export class WatchedFile<T, V> {
     if (failure === undefined) return
     this.#health = { failure: undefined, failures: this.#health.failures }
     this.#opts.log.info({ event: `${this.#opts.event}.reload_recovered`, failed_for_s: Math.round((this.#opts.clock() - failure.since) / 1000) },
-      `${basename(this.#opts.path)} is readable again: serving it`)
+      `${this.#opts.version === undefined ? basename(this.#opts.path) : this.#opts.path} is readable again: serving it`)
   }
 }

@@ -1,4 +1,4 @@
-// Owns the token-state contracts: what every backend stores and guarantees (in memory today; SQLite and Redis next,
+// Owns the token-state contracts: what every backend stores and guarantees (in memory, in SQLite; Redis next,
 // issue 16). Each operation is one atomic step of the store, so the rules above it (refresh-tokens.ts,
 // oauth/lockout.ts) never read, decide and write back in separate steps that a second instance could interleave.
 // Every operation is async, whatever the backend: a caller never learns which one it has.
@@ -55,7 +55,11 @@ export interface RefreshFamilies {
   get: (hash: string) => Promise<RefreshRecord | undefined>
   /** Stores a token and creates its family unless it exists: a rotation never revives a revoked family. */
   put: (record: RefreshRecord) => Promise<void>
-  /** Marks the token used; false when it already was or is unknown (the caller treats that as reuse). */
+  /**
+   * Marks the token used; false when it already was or is unknown (the caller treats that as reuse and revokes the
+   * family). A backend may revoke the family itself in the same atomic step when it answers false for a known token,
+   * so that no crash falls between detecting the reuse and acting on it (the SQLite backend does).
+   */
   markUsed: (hash: string) => Promise<boolean>
   /**
    * Records an access token minted from the family, unless the family is revoked (or gone): then false, and the
@@ -96,8 +100,16 @@ export interface LockoutStore {
  */
 export type RateLimitStoreOptions = Pick<RateLimitPluginOptions, 'store' | 'redis' | 'nameSpace'>
 
-/** The backends that exist; 'sqlite' and 'redis' come with issue 16. */
-export type TokenStateKind = 'memory'
+/**
+ * Where token state lives, the STATE_STORE setting: 'embedded' is SQLite in DATA_DIR (the default: durable),
+ * 'memory' keeps nothing on disk and forgets everything on restart (tests, benchmarks), 'redis' is shared by every
+ * instance (REDIS_URL).
+ */
+export const STATE_STORES = ['embedded', 'memory', 'redis'] as const
+export type StateStore = typeof STATE_STORES[number]
+
+/** The backends that exist, as a backend names itself. */
+export type TokenStateKind = 'memory' | 'sqlite' | 'redis'
 
 /** Every piece of token state, from one backend chosen at start-up. */
 export interface TokenStateBackend {
@@ -107,6 +119,11 @@ export interface TokenStateBackend {
   readonly usedAssertions: UsedAssertions
   readonly lockouts: LockoutStore
   readonly rateLimits: RateLimitStoreOptions
+  /**
+   * For /ready: 'ok', or why the backend serves in part (e.g. 'degraded: ...' while a shared store is unreachable).
+   * Absent for a backend that is always whole (memory).
+   */
+  readonly status?: () => string
   /** Releases what the backend holds open (connections, files); the state itself stays. */
   close: () => Promise<void>
 }

@@ -44,3 +44,19 @@ export class ActiveAnswers {
 
   get size (): number { return this.#until.size }
 }
+
+/**
+ * RFC 7662 introspection with that memory: whether `token` is active, asking `introspect` unless an `active: true`
+ * answer younger than `ttlMs` is remembered. `expS` is the token's verified exp; without it nothing is remembered.
+ * Errors of `introspect` (APP_INTROSPECTION_UNAVAILABLE) pass through: callers fail closed.
+ * Shared by the remote verifier's requireActive and the Koop plugin.
+ */
+export function activeCheck (introspect: (token: string) => Promise<boolean>, ttlMs: number, clock: () => number): (token: string, expS: number | undefined) => Promise<boolean> {
+  const answers = new ActiveAnswers(ttlMs)
+  return async function isActive (token, expS) {
+    if (answers.has(token, clock())) return true
+    const active = await introspect(token)
+    if (active && expS !== undefined) answers.remember(token, expS, clock())
+    return active
+  }
+}

@@ -4,11 +4,15 @@
 import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import { bearerToken } from '../shared/bearer.js'
 import { OAuthError } from '../shared/errors.js'
 import type { AccessTokenClaims } from '../tokens/access-token.js'
-import { checkClaims, checkHeader, fastJwtOptions, type VerificationRules } from './rules.js'
+import { createVerifierCore } from './core.js'
+import type { KeySource } from './key-source.js'
+import { accessTokenProfile, checkHeader, fastJwtOptions, type VerificationRules } from './rules.js'
 import { refusalReason, TokenRefused, type RefusalReason } from './refusal.js'
-import { VerifiedTokenCache } from './token-cache.js'
+
+export type { KeySource } from './key-source.js'
 
 declare module '@fastify/jwt' {
   interface FastifyJWT { user: AccessTokenClaims }
@@ -22,12 +26,6 @@ declare module 'fastify' {
   }
 }
 
-/** Where verification keys come from: the local ring in-process, a remote JWKS for consumers. */
-export interface KeySource {
-  /** PEM of the published key `kid`, or undefined when no such key is published. */
-  publicKey: (kid: string) => Promise<string | undefined> | string | undefined
-}
-
 export interface GuardOptions extends VerificationRules {
   keys: KeySource
   realm?: string
@@ -39,9 +37,6 @@ export interface GuardOptions extends VerificationRules {
   /** Called once per refused access token (metrics): `reason` is a short label such as `expired` or `unknown_kid`. */
   onRefused?: (reason: RefusalReason, request: FastifyRequest) => void
 }
-
-// RFC 6750 §2.1 b64token, after a case-insensitive "Bearer" and one or more spaces.
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i
 
 function quoted (value: string): string { return value.replace(/["\\]/g, '') }
 
@@ -67,51 +62,39 @@ export function sendChallenge (reply: FastifyReply, realm: string, err?: OAuthEr
 export default fp(async function guard (app, opts: GuardOptions) {
   const realm = opts.realm ?? 'geotoken'
   const clock = opts.clock ?? Date.now
-  // A client reuses its token for minutes: its signature is checked once, not on every request.
-  const cache = new VerifiedTokenCache(opts.tokenCacheSize ?? 10_000)
+  const isRevoked = opts.isRevoked
+  const verify = createVerifierCore({
+    ...opts,
+    clock,
+    cacheSize: opts.tokenCacheSize ?? 10_000,
+    ...(isRevoked !== undefined ? { isRevoked: async (claims: AccessTokenClaims) => await isRevoked(claims) } : {})
+  })
+  // @fastify/jwt stays the Fastify-facing layer: it owns request.user (its type declared above, for consumers'
+  // compilers too) and gives routes request.jwtVerify/jwtDecode with the same header rules, keys and options.
+  // authenticate itself goes through the core: docs/verification-core.md says why (per-request verifier
+  // creation, error codes folded into one, typ mismatch as a 500).
+  const profile = accessTokenProfile(opts)
   await app.register(fastifyJwt, {
     secret: {
       public: async (_request: FastifyRequest, token: unknown) => {
         const { header } = token as { header: Record<string, unknown> }
-        const kid = checkHeader(header)
+        const { kid } = checkHeader(header, profile)
         const pem = await opts.keys.publicKey(kid)
-        if (pem === undefined) throw new TokenRefused('unknown_kid', 'token signing key is unknown', `kid ${kid}`)
+        if (pem === undefined) throw new TokenRefused('unknown_kid', profile.texts.unknownKey, `kid ${kid}`)
         return pem
       }
     },
     decode: { complete: true },
     // Our own parsing of the header (RFC 6750 §2.1), never a cookie or the query string.
-    verify: { ...fastJwtOptions(opts), extractToken: (request: FastifyRequest) => BEARER.exec(request.headers.authorization ?? '')?.[1] }
+    verify: { ...fastJwtOptions(opts), extractToken: (request: FastifyRequest) => bearerToken(request.headers.authorization) }
   })
-
-  async function verify (request: FastifyRequest): Promise<AccessTokenClaims> {
-    const token = BEARER.exec(request.headers.authorization as string)?.[1]
-    if (token === undefined) throw new TokenRefused('malformed', 'Authorization header is not "Bearer <token>"')
-    const cached = await cache.lookup(token, clock(), opts.keys)
-    if (cached !== undefined) {
-      if (opts.isRevoked !== undefined && await opts.isRevoked(cached)) throw new TokenRefused('revoked', 'token has been revoked')
-      return cached
-    }
-    let payload: Record<string, unknown>
-    try {
-      payload = await request.jwtVerify({ verify: { complete: false } } as never)
-    } catch (err) {
-      if (err instanceof OAuthError) throw err
-      const e = err as { code?: string, message?: string }
-      if (e.code === 'APP_JWKS_UNAVAILABLE') throw err
-      const expired = e.code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED'
-      throw new OAuthError('invalid_token', expired ? 'token has expired' : 'token is invalid', 401, `${e.code ?? 'error'}: ${e.message ?? ''}`)
-    }
-    const claims = checkClaims(payload, opts, clock())
-    if (opts.isRevoked !== undefined && await opts.isRevoked(claims)) throw new TokenRefused('revoked', 'token has been revoked')
-    await cache.remember(token, claims, opts.keys)
-    return claims
-  }
 
   app.decorate('authenticate', async function authenticate (request: FastifyRequest, reply: FastifyReply) {
     if (request.headers.authorization === undefined) { opts.onRefused?.('missing', request); return sendChallenge(reply, realm) }
     try {
-      request.user = await verify(request)
+      const token = bearerToken(request.headers.authorization)
+      if (token === undefined) throw new TokenRefused('malformed', 'Authorization header is not "Bearer <token>"')
+      request.user = await verify(token)
     } catch (err) {
       if ((err as { code?: string }).code === 'APP_JWKS_UNAVAILABLE') {
         // Not the token's fault: the keys to judge it cannot be had. 503 tells the client to retry, not to re-authenticate.

@@ -2,7 +2,7 @@
 // shared by every consumer outside the issuer (the Fastify remote verifier, the Koop auth plugin).
 import { IntrospectionUnavailable, VerifierOptionsInvalid } from '../shared/errors.js'
 import { discover, type IssuerMetadata } from './discovery.js'
-import type { KeySource } from './guard.js'
+import type { KeySource } from './key-source.js'
 import { JwksClient, type JwksClientOptions } from './jwks-client.js'
 import type { VerificationRules } from './rules.js'
 

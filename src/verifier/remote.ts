@@ -1,9 +1,10 @@
 // Fastify plugin for other services: verifies geotoken access tokens against the issuer's published JWKS.
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import { bearerToken } from '../shared/bearer.js'
 import { OAuthError, VerifierOptionsInvalid } from '../shared/errors.js'
 import guard, { sendChallenge } from './guard.js'
-import { ActiveAnswers } from './active-cache.js'
+import { activeCheck } from './active-cache.js'
 import { checkIssuerOptions, remoteIssuer, type IssuerOptions } from './issuer.js'
 
 export interface RemoteVerifierOptions extends IssuerOptions {
@@ -28,15 +29,15 @@ export default fp(async function geotokenVerifier (app, opts: RemoteVerifierOpti
   await app.register(guard, { ...issuer.rules, realm: opts.realm, clock: issuer.clock, keys: issuer.keys })
 
   const introspect = issuer.introspect
-  const clock = issuer.clock
-  const answers = new ActiveAnswers((opts.introspection?.cacheS ?? 0) * 1000)
+  const isActive = introspect === undefined ? undefined : activeCheck(introspect, (opts.introspection?.cacheS ?? 0) * 1000, issuer.clock)
   async function requireActive (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
-    const token = /^Bearer +(\S+)$/i.exec(request.headers.authorization ?? '')?.[1] ?? ''
-    if (answers.has(token, clock())) return
+    const token = bearerToken(request.headers.authorization) ?? ''
+    // The verified exp (authenticate runs first) bounds the memory; without it nothing is remembered.
+    const exp = (request.user as { exp?: unknown } | undefined)?.exp
     let active: boolean
     try {
-      if (introspect === undefined) throw new Error('no introspection credentials')
-      active = await introspect(token)
+      if (isActive === undefined) throw new Error('no introspection credentials')
+      active = await isActive(token, typeof exp === 'number' ? exp : undefined)
     } catch (err) {
       // Fail closed: a route that asked for revocation checks does not serve without one.
       request.log.warn({ event: 'token.introspection_failed', reason: (err as Error).message }, 'introspection failed')
@@ -44,9 +45,6 @@ export default fp(async function geotokenVerifier (app, opts: RemoteVerifierOpti
         .send({ type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'the token issuer could not confirm the token' })
     }
     if (!active) return sendChallenge(reply, opts.realm ?? 'geotoken', new OAuthError('invalid_token', 'token is no longer active', 401))
-    // The verified exp (authenticate runs first) bounds the memory; without it nothing is remembered.
-    const exp = (request.user as { exp?: unknown } | undefined)?.exp
-    if (typeof exp === 'number') answers.remember(token, exp, clock())
   }
   app.decorate('requireActive', requireActive)
   // A route asking for introspection without credentials to do it is refused when it is declared, not when called.

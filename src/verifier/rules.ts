@@ -15,7 +15,64 @@ export interface VerificationRules {
 
 export const REQUIRED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'org', 'scope'] as const
 
-/** fast-jwt options: the algorithm is pinned, never taken from the token (RFC 8725 §3.1). */
+/**
+ * Header parameters no token of ours may carry, whoever signed it: each would let the token name its own key
+ * (jku, jwk, x5u, x5c: RFC 8725 §3.1, §3.10), demand processing we do not do (crit, RFC 7515 §4.1.11) or change
+ * what is signed (b64, RFC 7797). The one list, for access tokens and jwt-bearer assertions alike.
+ */
+export const FORBIDDEN_HEADERS = ['jku', 'jwk', 'x5u', 'x5c', 'crit', 'b64'] as const
+
+/** The public texts of header and library refusals: each kind of token speaks of itself (401 token, 400 assertion). */
+export interface RefusalTexts {
+  algorithm: string
+  type: string
+  header: string
+  kid: string
+  unknownKey: string
+  expired: string
+  invalid: string
+}
+
+/** What a token's header must be before any key is looked up, and the claims fast-jwt must find. */
+export interface TokenProfile {
+  /** Pinned by us, never taken from the token (RFC 8725 §3.1); one entry for access tokens. */
+  algorithms: readonly string[]
+  /** The required `typ` (RFC 8725 §3.11), compared without `application/` and case; undefined: not checked. */
+  typ?: string
+  maxKidLength: number
+  requiredClaims: readonly string[]
+  issuer: string
+  /** `aud` must be, or contain, one of these. */
+  audiences: readonly string[]
+  clockToleranceS: number
+  texts: RefusalTexts
+}
+
+export const ACCESS_TOKEN_TEXTS: RefusalTexts = {
+  algorithm: 'token algorithm is not allowed',
+  type: 'token is not an at+jwt access token',
+  header: 'token header is not accepted',
+  kid: 'token has no valid kid',
+  unknownKey: 'token signing key is unknown',
+  expired: 'token has expired',
+  invalid: 'token is invalid'
+}
+
+/** An RFC 9068 access token of ours: RS256 only, typ at+jwt. */
+export function accessTokenProfile (rules: VerificationRules): TokenProfile {
+  return {
+    algorithms: ['RS256'],
+    typ: 'at+jwt',
+    maxKidLength: 128,
+    requiredClaims: REQUIRED_CLAIMS,
+    issuer: rules.issuer,
+    audiences: [rules.audience],
+    clockToleranceS: rules.clockToleranceS,
+    texts: ACCESS_TOKEN_TEXTS
+  }
+}
+
+/** fast-jwt options as @fastify/jwt takes them (request.jwtVerify): the algorithm is pinned, never taken from the token. */
 export function fastJwtOptions (rules: VerificationRules): Record<string, unknown> {
   return {
     algorithms: ['RS256'],
@@ -28,17 +85,33 @@ export function fastJwtOptions (rules: VerificationRules): Record<string, unknow
   }
 }
 
-/** RFC 9068 §4 header checks, before any key is looked up: a token cannot steer which key or algorithm is used. */
-export function checkHeader (header: Record<string, unknown>): string {
-  if (header.alg !== 'RS256') throw new TokenRefused('bad_algorithm', 'token algorithm is not allowed', `alg ${JSON.stringify(header.alg)}`)
-  if (typeof header.typ !== 'string' || header.typ.toLowerCase().replace(/^application\//, '') !== 'at+jwt') {
-    throw new TokenRefused('wrong_type', 'token is not an at+jwt access token', `typ ${JSON.stringify(header.typ)}`)
+/** Header checks, before any key is looked up: a token cannot steer which key or algorithm is used. Returns kid and alg. */
+export function checkHeader (header: Record<string, unknown>, profile: TokenProfile): { kid: string, alg: string } {
+  const { texts } = profile
+  const alg = header.alg
+  if (typeof alg !== 'string' || !profile.algorithms.includes(alg)) throw new TokenRefused('bad_algorithm', texts.algorithm, `alg ${JSON.stringify(alg)}`)
+  if (profile.typ !== undefined && (typeof header.typ !== 'string' || header.typ.toLowerCase().replace(/^application\//, '') !== profile.typ)) {
+    throw new TokenRefused('wrong_type', texts.type, `typ ${JSON.stringify(header.typ)}`)
   }
-  for (const name of ['jku', 'jwk', 'x5u', 'x5c', 'crit', 'b64']) {
-    if (name in header) throw new TokenRefused('forbidden_header', 'token header is not accepted', `header carries ${name}`)
+  for (const name of FORBIDDEN_HEADERS) {
+    if (name in header) throw new TokenRefused('forbidden_header', texts.header, `header carries ${name}`)
   }
-  if (typeof header.kid !== 'string' || header.kid.length === 0 || header.kid.length > 128) throw new TokenRefused('malformed', 'token has no valid kid')
-  return header.kid
+  const kid = header.kid
+  if (typeof kid !== 'string' || kid.length === 0 || kid.length > profile.maxKidLength) throw new TokenRefused('malformed', texts.kid)
+  return { kid, alg }
+}
+
+/**
+ * aud, then iss, as fast-jwt would check them after exp (the same order, so a token wrong in several ways keeps
+ * its reason): checked here because fast-jwt raises one code for a wrong value of any claim.
+ */
+export function checkAudienceAndIssuer (payload: Record<string, unknown>, profile: TokenProfile): void {
+  const { aud, iss } = payload
+  const auds = Array.isArray(aud) ? aud as unknown[] : [aud]
+  if (!auds.every(a => typeof a === 'string') || !auds.some(a => profile.audiences.includes(a as string))) {
+    throw new TokenRefused('wrong_audience', profile.texts.invalid, `aud ${JSON.stringify(aud)?.slice(0, 200)}`)
+  }
+  if (iss !== profile.issuer) throw new TokenRefused('wrong_issuer', profile.texts.invalid, `iss ${JSON.stringify(iss)?.slice(0, 200)}`)
 }
 
 /**

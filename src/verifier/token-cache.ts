@@ -2,7 +2,7 @@
 // token's `exp` nor once its signing key is no longer published. It only skips the signature and claim checks
 // of a token that already passed them; revocation is still asked on every request by the guard.
 import type { AccessTokenClaims } from '../tokens/access-token.js'
-import type { KeySource } from './guard.js'
+import type { KeySource } from './key-source.js'
 
 interface Entry {
   readonly claims: AccessTokenClaims

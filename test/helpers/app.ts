@@ -14,6 +14,11 @@ import type { ContractSeed, StoreFactory } from '../features/store-contract.js'
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import { loadKek } from '../../src/keys/kek.js'
+import { redisRingSource } from '../../src/keys/redis-ring.js'
+import { redisClientSource } from '../../src/clients/redis-clients.js'
 
 type Tap = Pick<Test, 'testdir' | 'teardown'>
 
@@ -91,7 +96,12 @@ export async function build (t: Tap, env: Record<string, string> = {}, deps: App
     keys: { 'keyring.json': serializeRing(await testRing()) },
     data: { 'clients.json': serializeClients(file), 'seed.geojson': smallSeed() }
   })
-  const config = loadConfig({ KEYS_DIR: `${root}/keys`, DATA_DIR: `${root}/data`, SEED_FILE: `${root}/data/seed.geojson`, ISSUER: 'http://geotoken.test', LOG_LEVEL: 'info', ...env })
+  const config = loadConfig({
+    KEYS_DIR: `${root}/keys`, DATA_DIR: `${root}/data`, SEED_FILE: `${root}/data/seed.geojson`, ISSUER: 'http://geotoken.test', LOG_LEVEL: 'info',
+    ...(env.STATE_STORE === 'redis' ? { KEY_ENCRYPTION_KEY: TEST_KEK } : {}), ...env
+  })
+  // With STATE_STORE=redis the ring and the clients live in Redis: this test's replace whatever an earlier test left.
+  if (config.STATE_STORE === 'redis') await seedRedis(config, await testRing(), file)
   const logs: string[] = []
   const logStream = new Writable({ write (chunk, _enc, cb) { logs.push(String(chunk)); cb() } })
   if (deps.featureStore === undefined) {
@@ -127,6 +137,22 @@ async function testFeatureBackend (t: Tap, seedFile: string): Promise<FeatureSto
   // The app never closes a store it was given: the test does, when it ends.
   t.teardown(async () => { await store.close() })
   return store
+}
+
+/** The key-encryption key of every STATE_STORE=redis app a test builds (one per process, like the test ring). */
+export const TEST_KEK = randomBytes(32).toString('base64')
+
+/** Writes `ring` and `clients` into the Redis of `config`, over whatever is there. */
+export async function seedRedis (config: Config, ring: KeyRing, clients: ClientsFile): Promise<void> {
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 })
+  redis.on('error', () => {})
+  try {
+    const quiet = { info () {}, warn () {}, error () {} }
+    await redisRingSource(redis, await loadKek(config), quiet).update(async () => ({ ring, result: null }))
+    await redisClientSource(redis, quiet).update(() => ({ file: clients, result: null }))
+  } finally {
+    redis.disconnect()
+  }
 }
 
 export const form = { 'content-type': 'application/x-www-form-urlencoded' }

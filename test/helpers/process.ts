@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import type { Test } from 'tap'
 import { serializeClients } from '../../src/clients/registry.js'
-import { clientsFixture, smallSeed, type TestClient } from './app.js'
+import { clientsFixture, smallSeed, TEST_KEK, type TestClient } from './app.js'
 import { freePort } from './net.js'
 
 const server = new URL('../../src/server.ts', import.meta.url).pathname
@@ -46,7 +46,10 @@ export async function processFixture (t: Pick<Test, 'testdir'>, extra: Record<st
   const port = await freePort()
   const env = {
     PORT: String(port), HOST: '127.0.0.1', KEYS_DIR: `${dir}/keys`, DATA_DIR: `${dir}/data`, SEED_FILE: `${dir}/seed.geojson`,
-    DEMO_CLIENTS: 'false', ISSUER: '', AUDIENCE: '', ...extra
+    DEMO_CLIENTS: 'false', ISSUER: '', AUDIENCE: '',
+    // STATE_STORE=redis keeps the key ring in Redis, sealed with a key-encryption key.
+    ...(extra.STATE_STORE === 'redis' && extra.KEY_ENCRYPTION_KEY_FILE === undefined ? { KEY_ENCRYPTION_KEY: TEST_KEK } : {}),
+    ...extra
   }
   return { client, base: `http://127.0.0.1:${port}`, env }
 }

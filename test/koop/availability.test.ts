@@ -4,7 +4,8 @@ import t from 'tap'
 import { createServer, type Socket } from 'node:net'
 import { basic, form, testRing } from '../helpers/app.js'
 import { rs256 } from '../helpers/forge.js'
-import { listenIssuer } from '../helpers/net.js'
+import { listenIssuer, tokenOverHttp } from '../helpers/net.js'
+import { koopAuth, type KoopRequest } from '../../src/koop/plugin.js'
 import { ACME, QUERY, arcgisToken, generateToken, get, listenKoop, names } from '../helpers/koop.js'
 
 const RETRY = { code: 503, details: ['retry later'] }
@@ -50,4 +51,42 @@ t.test('the issuer\'s rate limit on its token endpoint reaches the ArcGIS client
   const { acme } = issuer.clients
   for (let i = 0; i < 2; i++) t.type((await generateToken(koop.base, acme.id, acme.secret)).token, 'string', `token ${i + 1}`)
   t.match(await generateToken(koop.base, acme.id, acme.secret), { error: { code: 429, message: 'too many token requests; retry later' } }, 'the third: 429')
+})
+
+t.test('introspection.cacheS: an active answer is reused that long (never past exp), as the remote verifier does; a negative one is not', async t => {
+  const issuer = await listenIssuer(t, { ACCESS_TOKEN_TTL_S: '60', CLOCK_TOLERANCE_S: '30' })
+  const rs = issuer.clients.resourceServer
+  let offsetMs = 0
+  const plugin = koopAuth({
+    issuer: issuer.base, audience: `${issuer.base}/features`, maxLifetimeS: 60, clock: () => Date.now() + offsetMs,
+    introspection: { clientId: rs.id, clientSecret: rs.secret, cacheS: 20 }
+  })
+  const request = (token: string): KoopRequest => ({ method: 'GET', url: `/x/FeatureServer/0/query?token=${token}`, headers: {}, query: { token }, body: {} })
+  const authorize = async (token: string): Promise<string> => await plugin.authorize(request(token)).then(() => 'ok', (err: { reason?: string }) => err.reason ?? String(err))
+  const asked = () => issuer.logs.filter(l => l.includes('"request completed"') && l.includes('"url":"/oauth/introspect"')).length
+  const revoke = async (token: string) => await fetch(`${issuer.base}/oauth/revoke`, { method: 'POST', headers: { ...form, ...basic(issuer.clients.acme.id, issuer.clients.acme.secret) }, body: `token=${token}` })
+
+  const token = await tokenOverHttp(issuer.base, issuer.clients.acme)
+  for (let i = 0; i < 10; i++) t.equal(await authorize(token), 'ok')
+  t.equal(asked(), 1, 'ten requests, one introspection')
+  await revoke(token)
+  t.equal(await authorize(token), 'ok', 'a revocation is seen at most cacheS late (the documented bound)')
+  offsetMs += 21_000
+  t.equal(await authorize(token), 'revoked', 'once cacheS has passed the issuer is asked again and the revocation is seen')
+  t.equal(await authorize(token), 'revoked')
+  t.equal(asked(), 3, 'a negative answer is never cached')
+
+  const short = await tokenOverHttp(issuer.base, issuer.clients.acme)
+  offsetMs = 30_000
+  t.equal(await authorize(short), 'ok', '30 s after issue: asked, and cached until exp (60 s), not for 50 s')
+  const before = asked()
+  offsetMs = 45_000
+  t.equal(await authorize(short), 'ok', '45 s: from the cache')
+  t.equal(asked(), before, 'not asked again')
+
+  const off = koopAuth({ issuer: issuer.base, audience: `${issuer.base}/features`, introspection: { clientId: rs.id, clientSecret: rs.secret } })
+  const fresh = await tokenOverHttp(issuer.base, issuer.clients.acme)
+  const start = asked()
+  for (let i = 0; i < 3; i++) await off.authorize(request(fresh))
+  t.equal(asked(), start + 3, 'without cacheS (default 0) every request asks the issuer')
 })

@@ -31,6 +31,8 @@ t.test('a SIGHUP during start-up (the store still loading) does not end the proc
   await proc.ready()
   t.equal(proc.child.exitCode, null, 'still running')
   t.equal(proc.child.signalCode, null, 'not ended by the signal')
+  // pino writes asynchronously: its line may reach the pipe after the (synchronous) "listening" line.
+  await proc.waitFor(/"event":"reload\.signal"/)
   t.match(proc.output().stdout, /"event":"reload\.signal","during_start":true/, 'the early SIGHUP was served once the app existed')
   t.equal((await fetch(`${base}/ready`)).status, 200)
 

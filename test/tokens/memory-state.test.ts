@@ -4,7 +4,7 @@ import { openTokenStateBackend } from '../../src/tokens/backend.js'
 import { tokenStateContract } from './state-contract.js'
 
 tokenStateContract(t, async t => {
-  const backend = await openTokenStateBackend('memory', Date.now)
+  const backend = await openTokenStateBackend({ store: 'memory', dataDir: '', clock: Date.now })
   t.teardown(async () => { await backend.close() })
   return backend
 })

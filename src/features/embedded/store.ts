@@ -2,8 +2,9 @@
 import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { FeatureNotFound, FeaturePreconditionFailed, FeatureStoreUnavailable, SeedInvalid } from '../../shared/errors.js'
+import { FeatureNotFound, FeaturePreconditionFailed, FeatureStoreLocked, FeatureStoreUnavailable, SeedInvalid } from '../../shared/errors.js'
 import { mkdirDurable, removeStaleTemps } from '../../shared/atomic-file.js'
+import { holdLock, type HeldLock } from '../../shared/file-lock.js'
 import { ifMatchAllows } from '../../shared/etag.js'
 import type { Log } from '../../shared/log.js'
 import { validateFeature, type Feature } from '../geojson.js'
@@ -82,7 +83,11 @@ export class EmbeddedFeatureStore implements FeatureStore {
   #queue: Promise<unknown> = Promise.resolve()
   readonly #handles = new Map<OrgId, OrgFeatures>()
 
-  private constructor (index: FeatureIndex, journal: Journal, opts: EmbeddedStoreOptions) {
+  /** Held from open to close: the one-writer rule between processes. */
+  readonly #lock: HeldLock
+
+  private constructor (index: FeatureIndex, journal: Journal, lock: HeldLock, opts: EmbeddedStoreOptions) {
+    this.#lock = lock
     this.#index = index
     this.#journal = journal
     this.#compactEvery = opts.compactEvery ?? 10_000
@@ -108,6 +113,19 @@ export class EmbeddedFeatureStore implements FeatureStore {
 
   static async open (opts: EmbeddedStoreOptions): Promise<EmbeddedFeatureStore> {
     await mkdirDurable(opts.dir)
+    // One writer: a second process would append to the same journal and compact over the first one's writes. The
+    // lock file sits next to the directory (DATA_DIR/features.lock), like keyring.json.lock: the store's own files
+    // stay exactly its data. flock(2): the kernel drops the lock when its process dies, kill -9 included.
+    const lock = await holdLock(`${opts.dir}.lock`, holder => new FeatureStoreLocked(opts.dir, holder))
+    try {
+      return await EmbeddedFeatureStore.#openLocked(opts, lock)
+    } catch (err) {
+      await lock.release()
+      throw err
+    }
+  }
+
+  static async #openLocked (opts: EmbeddedStoreOptions, lock: HeldLock): Promise<EmbeddedFeatureStore> {
     // Temp snapshots of compactions a crash interrupted: each can be as big as the store.
     const stale = await removeStaleTemps(join(opts.dir, SNAPSHOT_FILE))
     if (stale.files > 0) opts.log.info({ event: 'features.stale_temp_removed', ...stale }, 'removed temp snapshots left by an interrupted compaction')
@@ -123,7 +141,7 @@ export class EmbeddedFeatureStore implements FeatureStore {
     }
     index.seal()
     const journal = await Journal.open(opts.dir, replayed)
-    const store = new EmbeddedFeatureStore(index, journal, opts)
+    const store = new EmbeddedFeatureStore(index, journal, lock, opts)
     if (seeded !== undefined) {
       await store.#compact()
       opts.log.info({ event: 'features.seeded', file: opts.seedFile, features: seeded }, 'feature store seeded')
@@ -188,6 +206,7 @@ export class EmbeddedFeatureStore implements FeatureStore {
     this.#compaction.stop()
     this.#unfence.stop()
     await this.#exclusive(async () => { await this.#journal.close() })
+    await this.#lock.release()
   }
 
   #current (org: string, collection: string, id: string, condition: WriteCondition | undefined): IndexedFeature {
