@@ -101,9 +101,20 @@ export const geotoken = fp(async function geotoken (app: FastifyInstance, { conf
   })
 
   // The feature store and the OGC API - Features over it: /features/*.
+  // FEATURE_STORE=postgis: the tables of the collections file, checked against the catalog first (fail closed).
+  let given = deps.featureStore
+  if (given === undefined && config.FEATURE_STORE === 'postgis') {
+    // Loaded only when chosen: the default start does not pay for the PostgreSQL client.
+    const { PgFeatureStore } = await import('./features/postgis/pg-store.js')
+    const opened = await PgFeatureStore.open({
+      url: config.DATABASE_URL, collectionsFile: config.FEATURE_COLLECTIONS_FILE, poolMax: config.DATABASE_POOL_MAX, timeoutMs: config.DATABASE_TIMEOUT_MS, log: app.log
+    })
+    app.addHook('onClose', async () => { await opened.close() })
+    given = opened
+  }
   await app.register(featureStore, {
     dir: join(config.DATA_DIR, 'features'), seedFile: config.SEED_FILE, compactBytes: config.FEATURE_JOURNAL_MAX_MB * 2 ** 20,
-    ...(deps.featureStore === undefined ? {} : { store: deps.featureStore })
+    ...(given === undefined ? {} : { store: given })
   })
   await app.register(featureApi, {
     prefix: '/features', rules: verificationRules(config), base: `${config.ISSUER}/features`, openApi,

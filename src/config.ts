@@ -13,6 +13,11 @@ export const ConfigSchema = Type.Object({
   DATA_DIR: Type.String({ default: 'data', minLength: 1, description: 'directory holding clients.json, the feature store and the token state (token-state.sqlite); one geotoken process per directory' }),
   SEED_FILE: Type.String({ default: 'data/seed.geojson', description: 'GeoJSON loaded into an empty feature store on first start ("" for none)' }),
   FEATURE_JOURNAL_MAX_MB: Type.Integer({ minimum: 1, maximum: 65536, default: 16, description: 'feature journal size (MiB) that starts a background compaction into a new snapshot (also every 10,000 writes); a start replays at most about this much journal' }),
+  FEATURE_STORE: Type.Enum(['embedded', 'postgis'], { default: 'embedded', description: 'where features live: `embedded` (DATA_DIR/features, one process) or `postgis` (existing tables, DATABASE_URL and FEATURE_COLLECTIONS_FILE; docs/postgis.md)' }),
+  DATABASE_URL: Type.String({ default: '', accepts: 'a postgres:// URL, such as postgres://geotoken:secret@db.example.com:5432/gis', pattern: '^(postgres(ql)?://\\S+)?$', description: 'FEATURE_STORE=postgis: the database, as the role `npm run postgis-sql` prepares (no superuser, no BYPASSRLS, owns nothing)' }),
+  FEATURE_COLLECTIONS_FILE: Type.String({ default: '', description: 'FEATURE_STORE=postgis: JSON file mapping each collection to a table (docs/postgis.md)' }),
+  DATABASE_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'FEATURE_STORE=postgis: database connections at most; more concurrent requests wait for one' }),
+  DATABASE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 5000, description: 'FEATURE_STORE=postgis: statement_timeout, and the longest wait for a pooled connection (ms); then 503 with Retry-After' }),
   KEY_SIZE: Type.Enum([2048, 3072, 4096], { default: 2048, description: 'RSA modulus bits for new keys' }),
   ACCESS_TOKEN_TTL_S: Type.Integer({ minimum: 60, maximum: 86400, default: 900, description: 'access token lifetime (s)' }),
   CLOCK_TOLERANCE_S: Type.Integer({ minimum: 0, maximum: 300, default: 30, description: 'allowed clock skew on exp/nbf/iat (s)' }),
@@ -46,7 +51,7 @@ export const ConfigSchema = Type.Object({
   SHUTDOWN_TIMEOUT_S: Type.Integer({ minimum: 1, maximum: 3600, default: 25, description: 'on SIGTERM/SIGINT, how long in-flight requests may take before the process exits 1 anyway (s)' })
 })
 
-const SECRET_VARIABLES = new Set(['METRICS_TOKEN', 'KEY_ENCRYPTION_KEY', 'REDIS_URL', 'REDIS_RATE_LIMIT_URL'])
+const SECRET_VARIABLES = new Set(['METRICS_TOKEN', 'KEY_ENCRYPTION_KEY', 'REDIS_URL', 'REDIS_RATE_LIMIT_URL', 'DATABASE_URL'])
 
 type RawConfig = Static<typeof ConfigSchema>
 
@@ -81,6 +86,10 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   }
   const config = value as RawConfig
   const missing = stateStoreProblems(config)
+  if (config.FEATURE_STORE === 'postgis') {
+    const unset = (['DATABASE_URL', 'FEATURE_COLLECTIONS_FILE'] as const).filter(k => config[k] === '')
+    if (unset.length > 0) missing.push(`FEATURE_STORE=postgis needs ${unset.join(' and ')}.`)
+  }
   if (missing.length > 0) throw new ConfigInvalid(missing.join(' '))
   const issuer = config.ISSUER || `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${config.PORT}`
   return Object.freeze({ ...config, ISSUER: issuer, AUDIENCE: config.AUDIENCE || `${issuer}/features` })

@@ -25,7 +25,7 @@ t.test('issue 14: a variable checked by a pattern is explained in words, never b
   t.throws(() => loadConfig({ ISSUER: 'https://auth.example.com/' }), {
     message: 'ISSUER="https://auth.example.com/" is not accepted: it must be an http(s) URL with no trailing slash, query or fragment, such as https://auth.example.com'
   }, 'no trailing slash: iss must match exactly')
-  const bad: Record<string, string> = { ISSUER: 'ftp://x', TRUST_PROXY: '10.0.0.0/8; evil', CORS_ORIGINS: 'https://map.example.com/', METRICS_TOKEN: 'short', REDIS_URL: 'http://redis:6379', REDIS_RATE_LIMIT_URL: 'redis.internal:6379', KEY_ENCRYPTION_KEY: 'c2hvcnQ=' }
+  const bad: Record<string, string> = { ISSUER: 'ftp://x', TRUST_PROXY: '10.0.0.0/8; evil', CORS_ORIGINS: 'https://map.example.com/', METRICS_TOKEN: 'short', REDIS_URL: 'http://redis:6379', REDIS_RATE_LIMIT_URL: 'redis.internal:6379', KEY_ENCRYPTION_KEY: 'c2hvcnQ=', DATABASE_URL: 'mysql://geotoken:secret@db/gis' }
   const patterned = Object.entries(ConfigSchema.properties).filter(([, s]) => 'pattern' in s).map(([name]) => name)
   t.same(patterned.sort(), Object.keys(bad).sort(), 'every patterned variable is tried here')
   for (const [name, value] of Object.entries(bad)) {
@@ -70,4 +70,13 @@ t.test('issue 16: STATE_STORE=redis needs exactly one key-encryption key; the ke
 t.test('docs/configuration.md lists every variable exactly as the schema defines it', async t => {
   const doc = await readFile(new URL('../docs/configuration.md', import.meta.url), 'utf8')
   t.ok(doc.includes(configTable()), 'docs/configuration.md contains the output of configTable()')
+})
+
+t.test('issue 17: FEATURE_STORE=postgis needs DATABASE_URL and FEATURE_COLLECTIONS_FILE; the URL is never echoed', async t => {
+  t.throws(() => loadConfig({ FEATURE_STORE: 'postgis' }), { code: 'APP_CONFIG_INVALID', message: /FEATURE_STORE=postgis needs DATABASE_URL and FEATURE_COLLECTIONS_FILE/ })
+  t.throws(() => loadConfig({ FEATURE_STORE: 'postgis', DATABASE_URL: 'postgres://u:p@h/db' }), { message: /needs FEATURE_COLLECTIONS_FILE\./ })
+  const config = loadConfig({ FEATURE_STORE: 'postgis', DATABASE_URL: 'postgres://u:p@h/db', FEATURE_COLLECTIONS_FILE: 'c.json' })
+  t.equal(config.DATABASE_POOL_MAX, 10)
+  try { loadConfig({ DATABASE_URL: 'mysql://u:pass-word@h/db' }) } catch (err) { t.notMatch((err as Error).message, 'pass-word', 'a bad URL (with its password) is not echoed') }
+  t.equal(loadConfig({}).FEATURE_STORE, 'embedded', 'the embedded store stays the default')
 })

@@ -10,13 +10,20 @@ import { GeoJsonInvalid } from './geojson.js'
  */
 const STORE_RETRY_AFTER_S = 5
 
+/** Retry-After while the feature database is unreachable: readiness probes it every second, a restart takes seconds. */
+const DATABASE_RETRY_AFTER_S = 5
+
 export function toFeatureProblem (err: FastifyError | Problem | GeoJsonInvalid): Problem {
   if (err instanceof GeoJsonInvalid) return new Problem(400, 'Invalid GeoJSON', err.message, err.path)
   if (!(err instanceof Problem) && err.code === 'APP_FEATURES_UNAVAILABLE') {
     return new Problem(503, 'Service Unavailable', 'the feature store cannot accept writes right now; this write was not applied; retry later', undefined, STORE_RETRY_AFTER_S)
   }
+  if (!(err instanceof Problem) && err.code === 'APP_FEATURES_DATABASE_UNAVAILABLE') {
+    return new Problem(503, 'Service Unavailable', 'the feature database cannot be reached right now; nothing was read or written; retry later', undefined, DATABASE_RETRY_AFTER_S)
+  }
   return frameworkProblem(err)
 }
 
-// A refused write is logged by the store, once per distinct failure: a full disk must not log every request.
-export const featureProblemHandler = problemHandler(toFeatureProblem, err => err.code === 'APP_FEATURES_UNAVAILABLE')
+// A refused write is logged by the store, once per distinct failure: a full disk must not log every request; an
+// unreachable database is logged once when it goes and once when it is back.
+export const featureProblemHandler = problemHandler(toFeatureProblem, err => err.code === 'APP_FEATURES_UNAVAILABLE' || err.code === 'APP_FEATURES_DATABASE_UNAVAILABLE')

@@ -36,6 +36,12 @@ export const FeatureStoreLocked = createError('APP_FEATURES_LOCKED', 'feature st
 export const SeedInvalid = createError('APP_FEATURES_SEED_INVALID', 'seed file %s is invalid: %s', 500)
 /** A feature write the store refused: its append failed (and was cut back), or the journal is fenced. Retryable. */
 export const FeatureStoreUnavailable = createError('APP_FEATURES_UNAVAILABLE', 'the feature store cannot accept writes: %s', 503)
+/** The PostGIS collections file is invalid, or does not match the database catalog (names the collection, table, column). */
+export const CollectionsInvalid = createError('APP_FEATURES_COLLECTIONS_INVALID', 'collections file %s: %s', 500)
+/** A published table is not protected as geotoken requires (row-level security, the connecting role): start-up stops. */
+export const TenancyUnsafe = createError('APP_FEATURES_TENANCY_UNSAFE', 'refusing to serve %s: %s', 500)
+/** The feature database cannot be reached or did not answer in time. Retryable. */
+export const DatabaseUnavailable = createError('APP_FEATURES_DATABASE_UNAVAILABLE', 'the feature database is unavailable: %s', 503)
 
 /**
  * An RFC 9457 problem for the feature API. `param` names the offending query parameter or body member.

@@ -1,0 +1,177 @@
+// Owns the connection to the feature database: a bounded pool, one transaction per request with the organization
+// set for that transaction only, errors of the connection as APP_FEATURES_DATABASE_UNAVAILABLE, and readiness.
+import { createHash } from 'node:crypto'
+import pg from 'pg'
+import { DatabaseUnavailable, Problem } from '../../shared/errors.js'
+import type { Log } from '../../shared/log.js'
+import { ORG_SETTING } from './identifiers.js'
+
+export interface DatabaseOptions {
+  url: string
+  /** Connections at most: requests beyond wait for one, up to `timeoutMs`. */
+  poolMax: number
+  /** statement_timeout, and how long a request waits for a pooled connection. */
+  timeoutMs: number
+  /** How often readiness is probed (select 1); 0 = never (tests drive it). */
+  probeMs?: number
+  log: Log
+}
+
+export type DatabaseStatus = 'ok' | 'database-unreachable'
+
+/** SQLSTATE classes and codes that mean "the database is not there (or not now)", not "the request is wrong". */
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300', '53400', '57014', '40001', '40P01', '55P03'])
+const UNAVAILABLE_NODE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'])
+
+/** Whether `err` means the database could not answer: then the request is refused with 503 + Retry-After. */
+export function isUnavailable (err: unknown): boolean {
+  const e = err as { code?: unknown, message?: unknown }
+  const code = typeof e.code === 'string' ? e.code : ''
+  if (code.startsWith('08') || UNAVAILABLE_STATES.has(code) || UNAVAILABLE_NODE.has(code)) return true
+  // node-postgres's own errors carry no code, only these messages.
+  const message = typeof e.message === 'string' ? e.message : ''
+  return /timeout exceeded when trying to connect|Connection terminated|connection error|not queryable|Query read timeout/i.test(message)
+}
+
+/** A database error caused by the data a client sent (a type, a constraint): 400/409, named by column where known. */
+export function clientProblem (err: unknown): Problem | undefined {
+  const e = err as { code?: string, column?: string, message?: string }
+  if (typeof e.code !== 'string') return undefined
+  const about = e.column === undefined ? '' : ` (property ${e.column})`
+  if (e.code === '23505') return new Problem(409, 'Conflict', 'a feature with this id already exists')
+  if (e.code.startsWith('22') || e.code.startsWith('23')) return new Problem(400, 'Bad Request', `the database refused the feature${about}: ${e.message ?? ''}`)
+  if (e.code === '42501') return new Problem(403, 'Forbidden', 'the database does not allow this write on this collection')
+  return undefined
+}
+
+/**
+ * A prepared statement's name, per distinct text: planning cost as much as running a bbox query (EXPLAIN ANALYZE:
+ * 0.2–0.5 ms each), and a connection keeps its prepared statements. The texts are few (one per query shape).
+ */
+export function statementName (text: string): string {
+  return `geotoken_${createHash('sha256').update(text).digest('base64url').slice(0, 20)}`
+}
+
+export class Database {
+  readonly pool: pg.Pool
+  readonly #log: Log
+  #status: DatabaseStatus = 'ok'
+  #probe: NodeJS.Timeout | undefined
+  #probing = false
+
+  constructor (opts: DatabaseOptions) {
+    this.#log = opts.log
+    this.pool = new pg.Pool({
+      connectionString: opts.url,
+      max: opts.poolMax,
+      connectionTimeoutMillis: opts.timeoutMs,
+      idleTimeoutMillis: 30_000,
+      // A stuck network gets no TCP error: the client gives up a little after the server would have.
+      query_timeout: opts.timeoutMs + 1000,
+      application_name: 'geotoken',
+      // Pipelining: BEGIN, the org setting and a request's statements go out together, one round trip, not four.
+      pipeline: true,
+      // UTC: timestamps are served in one form whatever the server's zone; an abandoned transaction cannot hold locks.
+      options: `-c statement_timeout=${opts.timeoutMs} -c idle_in_transaction_session_timeout=${Math.max(opts.timeoutMs * 2, 10_000)} -c TimeZone=UTC`
+    })
+    // An idle connection that dies (server restart) must not crash the process: the next checkout reconnects.
+    this.pool.on('error', err => { this.#unavailable(err) })
+    if ((opts.probeMs ?? 1000) > 0) {
+      this.#probe = setInterval(() => { void this.probe() }, opts.probeMs ?? 1000)
+      this.#probe.unref()
+    }
+  }
+
+  /** What /ready shows: the last request or probe reaching the database, or not. */
+  get status (): DatabaseStatus { return this.#status }
+
+  /** One `select 1`: updates the status. */
+  async probe (): Promise<DatabaseStatus> {
+    if (this.#probing) return this.#status
+    this.#probing = true
+    try {
+      await this.pool.query('select 1')
+      if (this.#status !== 'ok') this.#log.info({ event: 'features.database_recovered' }, 'the feature database answers again')
+      this.#status = 'ok'
+    } catch (err) {
+      this.#unavailable(err)
+    } finally { this.#probing = false }
+    return this.#status
+  }
+
+  #unavailable (err: unknown): void {
+    // The code and message only: node-postgres errors can carry the client, with its connection parameters.
+    const { code, message } = err as { code?: unknown, message?: unknown }
+    if (this.#status === 'ok') this.#log.error({ event: 'features.database_unavailable', code, reason: message }, 'the feature database cannot be reached; feature requests answer 503 until it can')
+    this.#status = 'database-unreachable'
+  }
+
+  /**
+   * Runs `fn` in one transaction on one pooled connection, the organization set for this transaction only
+   * (set_config(..., true)): once it ends, the connection carries no organization into the next request.
+   */
+  async withOrg<T> (org: string, readOnly: boolean, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient
+    try { client = await this.pool.connect() } catch (err) { throw this.#translate(err) }
+    let broken: unknown
+    try {
+      // Repeatable read for reads: the count and the page of one request see the same rows. Sent without waiting
+      // (pipelined with fn's statements): if either fails, fn's statements fail in the aborted transaction, and a
+      // statement that ran without the setting would see no row at all (the policy compares with '').
+      const started = Promise.all([
+        client.query(readOnly ? 'begin isolation level repeatable read read only' : 'begin'),
+        client.query('select set_config($1, $2, true)', [ORG_SETTING, org])
+      ])
+      started.catch(() => {}) // awaited below; fn's own failure is the one reported
+      const result = await fn(client)
+      await started
+      await client.query('commit')
+      if (this.#status !== 'ok') void this.probe()
+      return result
+    } catch (err) {
+      if (isUnavailable(err)) broken = err
+      else await client.query('rollback').catch((e: unknown) => { broken = e })
+      throw this.#translate(err)
+    } finally {
+      // A connection that failed is not returned to the pool for the next request.
+      client.release(broken === undefined ? undefined : broken instanceof Error ? broken : new Error('connection failed'))
+    }
+  }
+
+  /**
+   * Reads: BEGIN, the org setting, `statements` and COMMIT sent at once (pipelined), one round trip; the same
+   * transaction and setting as withOrg. The results of `statements`, in order.
+   */
+  async read (org: string, statements: ReadonlyArray<{ text: string, values: unknown[] }>): Promise<pg.QueryResult[]> {
+    let client: pg.PoolClient
+    try { client = await this.pool.connect() } catch (err) { throw this.#translate(err) }
+    const sent = [
+      client.query('begin isolation level repeatable read read only'),
+      client.query('select set_config($1, $2, true)', [ORG_SETTING, org]),
+      ...statements.map(async s => await client.query({ name: statementName(s.text), text: s.text, values: s.values })),
+      // In a transaction a failed statement aborted, COMMIT rolls back: the connection is clean either way.
+      client.query('commit')
+    ]
+    const settled = await Promise.allSettled(sent)
+    const failed = settled.find(r => r.status === 'rejected')
+    if (failed === undefined) {
+      client.release()
+      if (this.#status !== 'ok') void this.probe()
+      return settled.slice(2, 2 + statements.length).map(r => (r as PromiseFulfilledResult<pg.QueryResult>).value)
+    }
+    const err: unknown = failed.reason
+    client.release(isUnavailable(err) ? (err instanceof Error ? err : new Error('connection failed')) : undefined)
+    throw this.#translate(err)
+  }
+
+  #translate (err: unknown): unknown {
+    if (!isUnavailable(err)) return err
+    this.#unavailable(err)
+    return new DatabaseUnavailable((err as Error).message ?? String(err), { cause: err })
+  }
+
+  async close (): Promise<void> {
+    if (this.#probe !== undefined) clearInterval(this.#probe)
+    await this.pool.end()
+  }
+}
