@@ -112,7 +112,7 @@ t.test('Redis down later: the ring and clients in memory keep serving, /ready sa
     t.equal(res.statusCode, 200, 'a token verifies on every instance with the ring in memory')
   }
   t.ok(a.app.keys.view.signing.privateKey, 'the ring in memory still holds its signing key')
-  // Issuing needs the shared token state (rate limits) too: that part answers 503 (docs/_incoming/redis.md).
+  // Issuing needs the shared token state (rate limits) too: that part answers 503 (docs/redis.md).
   t.equal((await token(a.app, client)).status, 503, 'the token endpoint answers 503 temporarily_unavailable, not 500')
   const unknown = await token(a.app, { client_id: 'late-0000', client_secret: 'x' })
   t.equal(unknown.status, 503, 'an unknown client cannot be looked up: 503, not 401 or 500')
