@@ -6,12 +6,17 @@ import Value from 'typebox/value'
 export const KEY_STATES = ['next', 'current', 'retired'] as const
 export type KeyState = typeof KEY_STATES[number]
 
-const RecordSchema = Type.Object({
+/** A key's identity and life, the same wherever its material is kept (keyring.json in clear, Redis sealed). */
+export const KEY_LIFE = {
   kid: Type.String({ minLength: 1 }),
   state: Type.Enum([...KEY_STATES]),
   createdAt: Type.Integer({ minimum: 0 }),
   activatedAt: Type.Optional(Type.Integer({ minimum: 0 })),
-  retiredAt: Type.Optional(Type.Integer({ minimum: 0 })),
+  retiredAt: Type.Optional(Type.Integer({ minimum: 0 }))
+}
+
+const RecordSchema = Type.Object({
+  ...KEY_LIFE,
   privateJwk: Type.Object({ kty: Type.Literal('RSA'), n: Type.String(), e: Type.String(), d: Type.String() })
 })
 const FileSchema = Type.Object({ version: Type.Literal(1), keys: Type.Array(RecordSchema) })

@@ -1,18 +1,11 @@
 // Owns the key ring as stored in Redis: keyring.json's records with each private key sealed under the KEK.
 import Type from 'typebox'
 import Value from 'typebox/value'
-import { KEY_STATES, parseRing, serializeRing, type KeyRing } from './keyring.js'
+import { KEY_LIFE, parseRing, serializeRing, type KeyRing } from './keyring.js'
 import type { Kek } from './kek.js'
 
 const SealedSchema = Type.Object({ alg: Type.Literal('A256GCM'), kek: Type.String(), iv: Type.String(), ct: Type.String(), tag: Type.String() })
-const RecordSchema = Type.Object({
-  kid: Type.String({ minLength: 1 }),
-  state: Type.Enum([...KEY_STATES]),
-  createdAt: Type.Integer({ minimum: 0 }),
-  activatedAt: Type.Optional(Type.Integer({ minimum: 0 })),
-  retiredAt: Type.Optional(Type.Integer({ minimum: 0 })),
-  sealed: SealedSchema
-})
+const RecordSchema = Type.Object({ ...KEY_LIFE, sealed: SealedSchema })
 const DocumentSchema = Type.Object({ version: Type.Literal(1), keys: Type.Array(RecordSchema) })
 
 /**

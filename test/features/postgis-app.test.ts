@@ -2,9 +2,8 @@
 // guarded routes, GDAL reading it, 503 + Retry-After and /ready while the database is away, fail-closed start-up,
 // and npm run postgis-sql printing and applying the preparation.
 import t from 'tap'
-import { execFile, execFileSync } from 'node:child_process'
-import { promisify } from 'node:util'
 import { build, tokenFor } from '../helpers/app.js'
+import { hasOgr, ogrinfo } from '../helpers/ogrinfo.js'
 import { freePort } from '../helpers/net.js'
 import { skipWithoutPostgis, startCluster } from '../helpers/postgis.js'
 import { BUILDINGS, loadFixtures, SEED_COLLECTIONS } from '../helpers/postgis-fixtures.js'
@@ -12,7 +11,6 @@ import { postgisSql } from '../../scripts/postgis-sql.js'
 
 t.setTimeout(300_000)
 
-const hasOgr = (() => { try { execFileSync('ogrinfo', ['--version']); return true } catch { return false } })()
 
 t.test('FEATURE_STORE=postgis', { skip: skipWithoutPostgis }, async t => {
   const cluster = await startCluster(t)
@@ -52,13 +50,7 @@ t.test('FEATURE_STORE=postgis', { skip: skipWithoutPostgis }, async t => {
     const port = await freePort()
     const { app, clients } = await build(t, { ...env, ISSUER: `http://127.0.0.1:${port}` })
     await app.listen({ host: '127.0.0.1', port })
-    const ogr = async (token: string, ...args: string[]): Promise<string> => {
-      const { stdout, stderr } = await promisify(execFile)('ogrinfo', ['-ro', ...args], {
-        env: { ...process.env, GDAL_HTTP_HEADERS: `Authorization: Bearer ${token}`, CPL_DEBUG: 'OFF' }, timeout: 30_000
-      })
-      t.notMatch(stderr, /ERROR/, `no GDAL error for ${args.join(' ')}`)
-      return stdout
-    }
+    const ogr = ogrinfo(t)
     const endpoint = `OAPIF:http://127.0.0.1:${port}/features`
     const acme = await tokenFor(app, clients.acme)
     const globex = await tokenFor(app, clients.globex)

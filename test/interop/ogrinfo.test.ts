@@ -1,10 +1,8 @@
 // A standard client reads the feature API: GDAL's OGC API - Features driver (ogrinfo), token in a header.
 import t from 'tap'
-import { execFile, execFileSync } from 'node:child_process'
-import { promisify } from 'node:util'
 import { build, tokenFor } from '../helpers/app.js'
+import { hasOgr, ogrinfo } from '../helpers/ogrinfo.js'
 
-const hasOgr = (() => { try { execFileSync('ogrinfo', ['--version']); return true } catch { return false } })()
 // CI installs gdal-bin (.ci/run); elsewhere the test says why it did not run.
 const skip = hasOgr ? false : process.env.CI !== undefined ? false : 'ogrinfo not installed (apt-get install gdal-bin)'
 
@@ -15,13 +13,7 @@ t.test('ogrinfo lists, counts, filters and pages each organization\'s own featur
   await probe.app.close()
   const { app, clients } = await build(t, { ISSUER: `http://127.0.0.1:${port}`, LOG_LEVEL: 'silent' })
   await app.listen({ host: '127.0.0.1', port })
-  const ogr = async (token: string, ...args: string[]): Promise<string> => {
-    const { stdout, stderr } = await promisify(execFile)('ogrinfo', ['-ro', ...args], {
-      env: { ...process.env, GDAL_HTTP_HEADERS: `Authorization: Bearer ${token}`, CPL_DEBUG: 'OFF' }, timeout: 30_000
-    })
-    t.notMatch(stderr, /ERROR/, `no GDAL error for ${args.join(' ')}`)
-    return stdout
-  }
+  const ogr = ogrinfo(t)
   const endpoint = `OAPIF:http://127.0.0.1:${port}/features`
   const acme = await tokenFor(app, clients.acme)
   const globex = await tokenFor(app, clients.globex)
