@@ -1,6 +1,6 @@
 // Owns the FeatureStore contract: what every feature backend (embedded, PostGIS) promises the routes. Types only,
 // plus the one way an OrgId is made. test/features/store-contract.ts checks a backend against it.
-import type { AccessTokenClaims } from '../tokens/access-token.js'
+import type { AccessTokenClaims } from '../tokens/claims.js'
 import type { Feature } from './geojson.js'
 
 declare const ORG: unique symbol

@@ -2,7 +2,7 @@
 // once read), the scopes the request needs, and the verified organization Koop's cache key must carry.
 import { bearerToken, isB64Token, usesBearerScheme } from '../shared/bearer.js'
 import { redactUrl } from '../shared/redact-url.js'
-import type { AccessTokenClaims } from '../tokens/access-token.js'
+import type { AccessTokenClaims } from '../tokens/claims.js'
 import { invalidToken, KoopAuthError } from './arcgis-error.js'
 
 /** The part of an Express request the plugin uses: Koop 10 hands its auth plugin Express 4 requests. */

@@ -2,21 +2,9 @@
 import { randomBytes, sign } from 'node:crypto'
 import { promisify } from 'node:util'
 import type { RingKey } from '../keys/keyring.js'
+import type { AccessTokenClaims } from './claims.js'
 
 const signAsync = promisify(sign)
-
-/** RFC 9068 §2.2 claims, plus `org`: the tenant whose data the token opens. */
-export interface AccessTokenClaims {
-  iss: string
-  sub: string
-  aud: string
-  client_id: string
-  org: string
-  scope: string
-  iat: number
-  exp: number
-  jti: string
-}
 
 export interface IssueInput {
   issuer: string

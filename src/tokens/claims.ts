@@ -17,3 +17,16 @@ export function isOrgName (value: string): boolean {
 export function isKnownScopeList (scope: string): boolean {
   return scope.split(' ').every(s => (KNOWN_SCOPES as readonly string[]).includes(s))
 }
+
+/** RFC 9068 §2.2 claims, plus `org`: the tenant whose data the token opens. */
+export interface AccessTokenClaims {
+  iss: string
+  sub: string
+  aud: string
+  client_id: string
+  org: string
+  scope: string
+  iat: number
+  exp: number
+  jti: string
+}

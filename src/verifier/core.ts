@@ -1,7 +1,7 @@
 // Owns the verification of geotoken access tokens, the one path every consumer takes: the in-process guard, the
 // remote verifier, introspection and revocation, the Koop plugin. Header rules, key lookup and signature (jws.ts),
 // claim rules (rules.ts), the verified-token cache (token-cache.ts), then the revocation hook.
-import type { AccessTokenClaims } from '../tokens/access-token.js'
+import type { AccessTokenClaims } from '../tokens/claims.js'
 import { jwsVerifier } from './jws.js'
 import type { KeySource } from './key-source.js'
 import { TokenRefused } from './refusal.js'

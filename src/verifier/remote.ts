@@ -14,7 +14,7 @@ export interface RemoteVerifierOptions extends IssuerOptions {
 // Re-exported types also make this module's declaration file load guard.d.ts, whose augmentations declare
 // app.authenticate, app.requireScope and request.user for the consumer's compiler.
 export type { KeySource } from './guard.js'
-export type { AccessTokenClaims } from '../tokens/access-token.js'
+export type { AccessTokenClaims } from '../tokens/claims.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,5 +1,5 @@
 // Owns the rules every geotoken access token must pass, shared by the in-process guard and remote consumers.
-import type { AccessTokenClaims } from '../tokens/access-token.js'
+import type { AccessTokenClaims } from '../tokens/claims.js'
 import { isKnownScopeList, isOrgName } from '../tokens/claims.js'
 import { TokenRefused } from './refusal.js'
 

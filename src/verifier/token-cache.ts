@@ -1,7 +1,7 @@
 // Owns the guard's cache of verified access tokens: bounded, keyed by the whole token, never trusted past the
 // token's `exp` nor once its signing key is no longer published. It only skips the signature and claim checks
 // of a token that already passed them; revocation is still asked on every request by the guard.
-import type { AccessTokenClaims } from '../tokens/access-token.js'
+import type { AccessTokenClaims } from '../tokens/claims.js'
 import type { KeySource } from './key-source.js'
 
 interface Entry {

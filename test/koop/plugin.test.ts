@@ -2,7 +2,7 @@
 import t from 'tap'
 import { arcgisError, koopAuth, KoopAuthError, ORG_KEY_PARAM, type KoopAuthOptions, type KoopRequest } from '../../src/koop/plugin.js'
 import { attachClaims, requiredScopes, takeToken } from '../../src/koop/koop-request.js'
-import type { AccessTokenClaims } from '../../src/tokens/access-token.js'
+import type { AccessTokenClaims } from '../../src/tokens/claims.js'
 import { listenIssuer, tokenOverHttp } from '../helpers/net.js'
 
 const OK: KoopAuthOptions = { issuer: 'https://auth.example.com', audience: 'https://auth.example.com/features' }
