@@ -5,7 +5,7 @@ import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { OAuthError } from '../shared/errors.js'
 import { authenticatedClient, authenticationOutcome, requestCredentials } from './client-auth.js'
-import { ClientLockout, type ClientLockoutOptions } from './lockout.js'
+import { ClientLockout, type ClientLockoutOptions, type LockoutCheck } from './lockout.js'
 import { audit } from '../shared/audit.js'
 import type { LockoutStore, RateLimitStoreOptions } from '../tokens/state.js'
 
@@ -64,6 +64,8 @@ export default fp(async function tokenLimits (app: FastifyInstance, opts: TokenL
   const byClient = app.createRateLimit({ max: opts.perClient, timeWindow: opts.windowMs, keyGenerator: request => `client:${presentedClientId(request) ?? ''}` })
   const byIntrospector = app.createRateLimit({ max: opts.introspectPerClient, timeWindow: opts.windowMs, keyGenerator: request => `introspect:${presentedClientId(request) ?? ''}` })
   const lockout = new ClientLockout(opts.lockouts, { ...opts.lockout, clock })
+  // What the lockout check of a request saw, for its success to clear only what was there.
+  const checked = new WeakMap<FastifyRequest, LockoutCheck>()
 
   // The counts live in the token-state store; when it is unreachable (APP_REDIS_UNAVAILABLE) the token and revocation
   // endpoints answer 503, but introspection is verification for resource servers and answers access tokens from the
@@ -121,8 +123,9 @@ export default fp(async function tokenLimits (app: FastifyInstance, opts: TokenL
     const introspection = request.routeOptions.config.introspection === true
     const clientId = presentedClientId(request)
     if (clientId !== undefined) {
-      const lockedMs = await failOpen(request, introspection, 0, async () => await lockout.lockedFor(clientId, request.ip))
-      if (lockedMs > 0) return tooMany(reply, 'lockout', Math.ceil(lockedMs / 1000))
+      const check = await failOpen(request, introspection, undefined, async () => await lockout.check(clientId, request.ip))
+      if (check !== undefined) checked.set(request, check)
+      if (check !== undefined && check.waitMs > 0) return tooMany(reply, 'lockout', Math.ceil(check.waitMs / 1000))
     }
     let authenticated = false
     try { authenticatedClient(request, app.clients.directory, clock()); authenticated = true } catch { /* the endpoint answers the error */ }
@@ -141,7 +144,7 @@ export default fp(async function tokenLimits (app: FastifyInstance, opts: TokenL
   })
 
   const countOutcome = async (request: FastifyRequest, outcome: NonNullable<ReturnType<typeof authenticationOutcome>>, clientId: string): Promise<void> => {
-    if (!(outcome instanceof OAuthError)) { await lockout.succeed(clientId, request.ip); return }
+    if (!(outcome instanceof OAuthError)) { await lockout.succeed(clientId, request.ip, checked.get(request)); return }
     if (outcome.error !== 'invalid_client') return
     const { sourceMs, clientMs } = await lockout.fail(clientId, request.ip)
     if (sourceMs > 0 || clientMs > 0) {

@@ -15,6 +15,9 @@ export interface LockoutOptions {
   clock?: () => number
 }
 
+/** What a lockout check saw for one key: how long it waits, and whether it has failures that a success clears. */
+export interface LockoutCheck { waitMs: number, failures: boolean }
+
 /** Exponential lockout of one key after consecutive failures. */
 export class FailureLockout {
   readonly #store: LockoutStore
@@ -34,12 +37,15 @@ export class FailureLockout {
     return over < 0 ? 0 : Math.min(this.#opts.maxMs, this.#opts.baseMs * 2 ** Math.min(over, 30))
   }
 
-  /** Milliseconds this key stays locked out; 0 when it may try now. */
-  async lockedFor (key: string): Promise<number> {
+  async check (key: string): Promise<LockoutCheck> {
     const now = this.#opts.clock()
     const failures = await this.#store.failures(this.#opts.keyPrefix + key, now, this.#forgetMs)
-    return failures === undefined ? 0 : Math.max(0, failures.lastMs + this.#lockMs(failures.count) - now)
+    if (failures === undefined) return { waitMs: 0, failures: false }
+    return { waitMs: Math.max(0, failures.lastMs + this.#lockMs(failures.count) - now), failures: true }
   }
+
+  /** Milliseconds this key stays locked out; 0 when it may try now. */
+  async lockedFor (key: string): Promise<number> { return (await this.check(key)).waitMs }
 
   /** Records a failure; returns the lockout it starts (ms), 0 while under the threshold. */
   async fail (key: string): Promise<number> {
@@ -86,11 +92,16 @@ export class ClientLockout {
     this.#store = store
   }
 
-  /** Milliseconds before `source` may try `clientId` again; 0 when it may now. */
-  async lockedFor (clientId: string, source: string): Promise<number> {
+  /**
+   * How long before `source` may try `clientId` again (0: now), and whether the pair has failures to clear. A known
+   * source is exempt from the per-client budget, so its budget is not read: on a shared store the usual request
+   * (a client from where it always runs, its "known" answered from the instance's memory) costs one read.
+   */
+  async check (clientId: string, source: string): Promise<LockoutCheck> {
     const key = pair(clientId, source)
-    const [own, known, budget] = await Promise.all([this.#bySource.lockedFor(key), this.#store.isKnown(key), this.#byClient.lockedFor(clientId)])
-    return known ? own : Math.max(own, budget)
+    const known = await this.#store.isKnown(key)
+    const [own, budget] = await Promise.all([this.#bySource.check(key), known ? 0 : this.#byClient.lockedFor(clientId)])
+    return { waitMs: Math.max(own.waitMs, budget), failures: own.failures }
   }
 
   /** Records a failed authentication; returns the lockouts it starts (ms, 0 for none). */
@@ -99,10 +110,14 @@ export class ClientLockout {
     return { sourceMs, clientMs }
   }
 
-  /** Records a successful authentication: the pair's failures are cleared and the source is known from now on. */
-  async succeed (clientId: string, source: string): Promise<void> {
+  /**
+   * Records a successful authentication: the pair's failures are cleared and the source is known from now on.
+   * `seen`, the check before it: a pair that had no failures then has nothing to clear, and no write is made (a
+   * failure counted in between stays counted until the next success: it errs towards the lockout).
+   */
+  async succeed (clientId: string, source: string, seen?: LockoutCheck): Promise<void> {
     const key = pair(clientId, source)
-    await Promise.all([this.#bySource.succeed(key), this.#store.addKnown(key)])
+    await Promise.all([seen?.failures === false ? undefined : this.#bySource.succeed(key), this.#store.addKnown(key)])
   }
 }
 

@@ -19,6 +19,8 @@ export class StateKeys {
   familyAccessTokens (id: string): string { return `${this.prefix}fam:${id}:at` }
   assertion (id: string): string { return `${this.prefix}ua:${id}` }
   failures (key: string): string { return `${this.prefix}lf:${key}` }
+  /** Pub/sub channel: the failures key of every failed authentication, published by the script that counts it. */
+  get failureChannel (): string { return `${this.prefix}lf:added` }
   known (key: string): string { return `${this.prefix}lk:${key}` }
 }
 
@@ -78,8 +80,9 @@ if #added > 0 then redis.call('PUBLISH', ARGV[2], cjson.encode(added)) end
 return live
 `
 
-// KEYS: failures. ARGV: nowMs, forgetMs. A count quiet for more than forgetMs starts again at one.
+// KEYS: failures. ARGV: nowMs, forgetMs, channel. A count quiet for more than forgetMs starts again at one.
 const LOCKOUT_ADD_FAILURE = `
+redis.call('PUBLISH', ARGV[3], KEYS[1])
 local last = redis.call('HGET', KEYS[1], 'l')
 if last and tonumber(ARGV[1]) - tonumber(last) > tonumber(ARGV[2]) then redis.call('DEL', KEYS[1]) end
 local count = redis.call('HINCRBY', KEYS[1], 'c', 1)
@@ -104,7 +107,7 @@ declare module 'ioredis' {
     geotokenRefreshMarkUsed: (token: string) => Result<number, Context>
     geotokenFamilyAddAccessToken: (family: string, accessTokens: string, jti: string, expiresAtMs: number, nowMs: number) => Result<number, Context>
     geotokenFamilyRevoke: (family: string, accessTokens: string, deny: string, nowMs: number, channel: string) => Result<string[], Context>
-    geotokenLockoutAddFailure: (failures: string, nowMs: number, forgetMs: number) => Result<number, Context>
+    geotokenLockoutAddFailure: (failures: string, nowMs: number, forgetMs: number, channel: string) => Result<number, Context>
   }
 }
 

@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module'
 import type { Redis } from 'ioredis'
 import type { FastifyRateLimitOptions, FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
-import { closeRedis, connectRedis, isRedisUnavailable, RedisCalls } from '../shared/redis.js'
+import { closeRedis, connectRedis, isRedisUnavailable, redisCall, RedisCalls } from '../shared/redis.js'
 import { RedisUnavailable } from '../shared/errors.js'
 import type { Log } from '../shared/log.js'
 import { RedisDenyList } from './redis-deny-list.js'
@@ -97,25 +97,71 @@ class RedisUsedAssertions implements UsedAssertions {
   }
 }
 
+/** At most this many keys are remembered as having no failures (the least recently added is forgotten first). */
+const CLEAN_KEYS_MAX = 20_000
+
 class RedisLockouts implements LockoutStore {
   readonly #knownHere = new Map<string, number>()
+  /**
+   * Failure keys this instance read as absent, while it follows the failure channel: every failure counted on any
+   * instance is announced there (the counting script publishes it), and removes its key from here. So the token
+   * endpoint's lockout check costs no Redis read for a pair that never failed, and a failure elsewhere is seen as
+   * soon as its announcement arrives. Emptied whenever the subscriber disconnects (announcements may be lost).
+   */
+  readonly #clean = new Set<string>()
+  #following = false
+  /** Moves on every announcement and (re)subscription: a read that raced one is not remembered as clean. */
+  #generation = 0
+  readonly #subscriber: Redis
   readonly client: Redis
   readonly keys: StateKeys
   readonly run: RedisCalls['run']
 
-  constructor (client: Redis, run: RedisCalls['run'], keys: StateKeys) {
+  constructor (client: Redis, subscriber: Redis, run: RedisCalls['run'], keys: StateKeys) {
     this.client = client
     this.run = run
     this.keys = keys
+    subscriber.on('message', (channel: string, key: string) => {
+      if (channel !== keys.failureChannel) return
+      this.#generation++
+      this.#clean.delete(key)
+    })
+    this.#subscriber = subscriber
+    // Not following: every check reads Redis until the next 'ready'.
+    subscriber.on('ready', () => { this.start().catch(() => {}) })
+    subscriber.on('close', () => {
+      this.#following = false
+      this.#generation++
+      this.#clean.clear()
+    })
+  }
+
+  /** Subscribes to the failure announcements; until then (and whenever the subscriber is down) checks read Redis. */
+  async start (): Promise<void> {
+    await redisCall(async () => await this.#subscriber.subscribe(this.keys.failureChannel))
+    this.#generation++
+    this.#following = this.#subscriber.status === 'ready'
   }
 
   async addFailure (key: string, nowMs: number, forgetMs: number): Promise<number> {
-    return await this.run(async () => await this.client.geotokenLockoutAddFailure(this.keys.failures(key), nowMs, forgetMs))
+    const redisKey = this.keys.failures(key)
+    this.#clean.delete(redisKey)
+    this.#generation++
+    return await this.run(async () => await this.client.geotokenLockoutAddFailure(redisKey, nowMs, forgetMs, this.keys.failureChannel))
   }
 
   async failures (key: string, nowMs: number, forgetMs: number): Promise<FailureCount | undefined> {
-    const [count, last] = await this.run(async () => await this.client.hmget(this.keys.failures(key), 'c', 'l'))
-    if (count === null || count === undefined || last === null || last === undefined) return undefined
+    const redisKey = this.keys.failures(key)
+    if (this.#following && this.#clean.has(redisKey)) return undefined
+    const generation = this.#generation
+    const [count, last] = await this.run(async () => await this.client.hmget(redisKey, 'c', 'l'))
+    if (count === null || count === undefined || last === null || last === undefined) {
+      if (this.#following && generation === this.#generation) {
+        this.#clean.add(redisKey)
+        if (this.#clean.size > CLEAN_KEYS_MAX) this.#clean.delete(this.#clean.values().next().value as string)
+      }
+      return undefined
+    }
     const entry = { count: Number(count), lastMs: Number(last) }
     return nowMs - entry.lastMs > forgetMs ? undefined : entry
   }
@@ -208,6 +254,7 @@ export async function redisBackend (opts: RedisStateOptions, clock: () => number
   const calls = new RedisCalls(async () => await client.ping(), clock)
   const counterCalls = counting === undefined ? calls : new RedisCalls(async () => await counters.ping(), clock)
   const revoked = new RedisDenyList(client, subscription.client, calls.run, keys, clock, opts.log)
+  const lockouts = new RedisLockouts(client, subscription.client, calls.run, keys)
   const close = async (): Promise<void> => {
     revoked.close()
     calls.close()
@@ -216,7 +263,7 @@ export async function redisBackend (opts: RedisStateOptions, clock: () => number
   }
   try {
     await Promise.all([command.ready, subscription.ready, counting?.ready])
-    await revoked.start()
+    await Promise.all([revoked.start(), lockouts.start()])
   } catch (err) {
     await close()
     throw err
@@ -227,7 +274,7 @@ export async function redisBackend (opts: RedisStateOptions, clock: () => number
     revoked,
     refreshFamilies: new RedisRefreshFamilies(client, calls.run, keys, revoked, clock),
     usedAssertions: new RedisUsedAssertions(client, calls.run, keys, clock),
-    lockouts: new RedisLockouts(client, calls.run, keys),
+    lockouts,
     rateLimits: { store: sharedRateLimitStore(counters, counterCalls, `${keys.prefix}rl:`) },
     status: () => {
       const copy = revoked.status()

@@ -143,3 +143,28 @@ t.test('a subscriber cut off alone (CLIENT KILL TYPE pubsub) misses announcement
   const ms = await seenWithin(async () => (await Promise.all(jtis.map(async jti => await b.revoked.has(jti)))).every(Boolean), 1000)
   t.pass(`all ${jtis.length} denied by the other instance ${ms} ms after they were made`)
 })
+
+t.test('lockouts: a pair with no failures is answered from memory, and a failure on another instance is seen within 1 s', async t => {
+  const prefix = `test:${randomUUID()}:`
+  const [a, b] = await Promise.all([open(prefix), open(prefix)])
+  t.teardown(async () => { await Promise.all([a.close(), b.close()]) })
+  const [key, other] = [`192.0.2.1 ${randomUUID()}`, `192.0.2.2 ${randomUUID()}`]
+  t.equal(await a.lockouts.failures(key, Date.now(), 60_000), undefined, 'no failures')
+  redis.pause()
+  try {
+    const started = Date.now()
+    t.equal(await a.lockouts.failures(key, Date.now(), 60_000), undefined, 'still none')
+    t.ok(Date.now() - started < 50, 'answered without Redis')
+  } finally { redis.resume() }
+  t.equal(await b.lockouts.addFailure(key, Date.now(), 60_000), 1)
+  const ms = await seenWithin(async () => (await a.lockouts.failures(key, Date.now(), 60_000))?.count === 1, 1000)
+  t.pass(`the failure on the other instance is counted here after ${ms} ms`)
+
+  // Cut off from the announcements, an instance forgets what it knew and reads Redis again.
+  t.equal(await a.lockouts.failures(other, Date.now(), 60_000), undefined)
+  const raw = new Redis(redis.url)
+  t.teardown(async () => { await raw.quit() })
+  await raw.client('KILL', 'TYPE', 'pubsub')
+  t.equal(await b.lockouts.addFailure(other, Date.now(), 60_000), 1, 'a failure announced to nobody')
+  t.pass(`seen ${await seenWithin(async () => (await a.lockouts.failures(other, Date.now(), 60_000))?.count === 1, 1000)} ms later all the same`)
+})
