@@ -43,20 +43,23 @@ export default async function tokenRoute (app: FastifyInstance, opts: TokenRoute
       org: granted.org, scope: granted.scope, ttlS: opts.ttlS, now
     })
     let refreshToken: string | undefined
+    let deniedAtIssue: string | undefined
     if (granted.refresh !== undefined) {
       const { scope, issuer, family } = granted.refresh
       const minted = await opts.refreshTokens.issue({ clientId: client.client_id, org: granted.org, subject: granted.subject, scope, ...(issuer === undefined ? {} : { issuer }) }, now, family)
       // Recorded before anything is handed out, so revoking the family (or a detected reuse) also denies it. A
-      // concurrent reuse of the token this one replaces may have revoked the family meanwhile: then neither
-      // token leaves (issue 13: the winner of two simultaneous refreshes kept a working access token).
+      // concurrent reuse of the token this one replaces may have revoked the family since this request won the
+      // rotation: then the store has denied the access token instead, and the new refresh token is dead with its
+      // family. This request still answers: of two racing refreshes exactly one succeeds (issue 16), and what it
+      // hands out is refused everywhere, as if the reuse had come just after the answer (issue 13).
       if (!await opts.refreshTokens.recordAccessToken(minted.familyId, claims.jti, (claims.exp + opts.clockToleranceS) * 1000)) {
-        throw new OAuthError('invalid_grant', 'the refresh token has been revoked', 400, 'family revoked while the token was rotated')
+        deniedAtIssue = 'the refresh token family was revoked while this request rotated it: these tokens are denied already'
       }
       refreshToken = minted.token
     }
     const key = app.keys.view.signing
     const accessToken = await signAccessToken(key, claims)
-    audit(request.log, 'token.issued', { grant_type: body.grant_type, client_id: client.client_id, org: granted.org, sub: granted.subject, kid: key.kid, scope: granted.scope, jti: claims.jti, refresh: refreshToken !== undefined })
+    audit(request.log, 'token.issued', { grant_type: body.grant_type, client_id: client.client_id, org: granted.org, sub: granted.subject, kid: key.kid, scope: granted.scope, jti: claims.jti, refresh: refreshToken !== undefined, detail: deniedAtIssue })
     app.metrics.tokensIssued.inc({ grant_type: body.grant_type, org: granted.org })
     return { access_token: accessToken, token_type: 'Bearer', expires_in: opts.ttlS, scope: granted.scope, ...(refreshToken === undefined ? {} : { refresh_token: refreshToken }) }
   })

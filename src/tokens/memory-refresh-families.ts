@@ -41,9 +41,12 @@ export class MemoryRefreshFamilies implements RefreshFamilies {
     return true
   }
 
-  async addAccessTokenUnlessRevoked (familyId: string, jti: string, expiresAtMs: number): Promise<boolean> {
+  async addAccessToken (familyId: string, jti: string, expiresAtMs: number): Promise<boolean> {
     const family = this.#families.get(familyId)
-    if (family === undefined || family.revoked) return false
+    if (family === undefined || family.revoked) {
+      if (expiresAtMs > this.#clock()) this.#denyList.addNow(jti, expiresAtMs)
+      return false
+    }
     family.accessTokens.set(jti, expiresAtMs)
     return true
   }

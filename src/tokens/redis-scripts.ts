@@ -55,9 +55,16 @@ redis.call('HSET', KEYS[1], 'u', '1')
 return 1
 `
 
-// KEYS: family, family access tokens. ARGV: jti, expiresAtMs, nowMs. 0 when the family is revoked or gone.
+// KEYS: family, family access tokens, deny. ARGV: jti, expiresAtMs, nowMs, channel. 0 when the family is revoked or
+// gone: then the token is denied (and announced) instead, as FAMILY_REVOKE denies the family's recorded ones.
 const FAMILY_ADD_ACCESS_TOKEN = `
-if redis.call('HGET', KEYS[1], 'revoked') ~= '0' then return 0 end
+if redis.call('HGET', KEYS[1], 'revoked') ~= '0' then
+  if tonumber(ARGV[2]) > tonumber(ARGV[3]) and not redis.call('ZSCORE', KEYS[3], ARGV[1]) then
+    redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+    redis.call('PUBLISH', ARGV[4], cjson.encode({{ARGV[1], ARGV[2]}}))
+  end
+  return 0
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 local ttl = redis.call('PTTL', KEYS[1])
@@ -95,7 +102,7 @@ const SCRIPTS = {
   geotokenDenyAdd: { numberOfKeys: 1, lua: DENY_ADD },
   geotokenRefreshPut: { numberOfKeys: 2, lua: REFRESH_PUT },
   geotokenRefreshMarkUsed: { numberOfKeys: 1, lua: REFRESH_MARK_USED },
-  geotokenFamilyAddAccessToken: { numberOfKeys: 2, lua: FAMILY_ADD_ACCESS_TOKEN },
+  geotokenFamilyAddAccessToken: { numberOfKeys: 3, lua: FAMILY_ADD_ACCESS_TOKEN },
   geotokenFamilyRevoke: { numberOfKeys: 3, lua: FAMILY_REVOKE },
   geotokenLockoutAddFailure: { numberOfKeys: 1, lua: LOCKOUT_ADD_FAILURE }
 } as const
@@ -105,7 +112,7 @@ declare module 'ioredis' {
     geotokenDenyAdd: (deny: string, jti: string, expiresAtMs: number, nowMs: number, channel: string) => Result<[number, string], Context>
     geotokenRefreshPut: (token: string, family: string, record: string, used: string, familyExpiresAtMs: number) => Result<number, Context>
     geotokenRefreshMarkUsed: (token: string) => Result<number, Context>
-    geotokenFamilyAddAccessToken: (family: string, accessTokens: string, jti: string, expiresAtMs: number, nowMs: number) => Result<number, Context>
+    geotokenFamilyAddAccessToken: (family: string, accessTokens: string, deny: string, jti: string, expiresAtMs: number, nowMs: number, channel: string) => Result<number, Context>
     geotokenFamilyRevoke: (family: string, accessTokens: string, deny: string, nowMs: number, channel: string) => Result<string[], Context>
     geotokenLockoutAddFailure: (failures: string, nowMs: number, forgetMs: number, channel: string) => Result<number, Context>
   }

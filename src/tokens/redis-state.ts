@@ -58,9 +58,12 @@ class RedisRefreshFamilies implements RefreshFamilies {
     return await this.run(async () => await this.client.geotokenRefreshMarkUsed(this.keys.refresh(hash))) === 1
   }
 
-  async addAccessTokenUnlessRevoked (familyId: string, jti: string, expiresAtMs: number): Promise<boolean> {
-    return await this.run(async () => await this.client.geotokenFamilyAddAccessToken(this.keys.family(familyId), this.keys.familyAccessTokens(familyId),
-      jti, expiresAtMs, this.clock())) === 1
+  async addAccessToken (familyId: string, jti: string, expiresAtMs: number): Promise<boolean> {
+    const recorded = await this.run(async () => await this.client.geotokenFamilyAddAccessToken(this.keys.family(familyId), this.keys.familyAccessTokens(familyId),
+      this.keys.deny, jti, expiresAtMs, this.clock(), this.keys.denyChannel)) === 1
+    // Denied instead (the script announced it to every other instance): refused here at once, too.
+    if (!recorded && expiresAtMs > this.clock()) this.denyList.addLocally([[jti, expiresAtMs]])
+    return recorded
   }
 
   async revokeFamily (familyId: string): Promise<FamilyAccessToken[]> {

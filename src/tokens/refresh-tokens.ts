@@ -66,9 +66,12 @@ export class RefreshTokens {
     return { ok: true, grant, familyId: record.familyId, familyExpiresAtMs: record.familyExpiresAtMs }
   }
 
-  /** Records an access token minted from the family; false when the family was revoked meanwhile (see the store). */
+  /**
+   * Records an access token minted from the family, so that revoking the family denies it; false when the family
+   * was revoked meanwhile, and the token is denied already (see the store).
+   */
   async recordAccessToken (familyId: string, jti: string, expiresAtMs: number): Promise<boolean> {
-    return await this.#store.addAccessTokenUnlessRevoked(familyId, jti, expiresAtMs)
+    return await this.#store.addAccessToken(familyId, jti, expiresAtMs)
   }
 
   // OAuth 2.0 Security BCP §4.14.2: a replayed refresh token leaked; nothing of its family stays valid.

@@ -233,7 +233,7 @@ class SqliteRefreshFamilies implements RefreshFamilies {
   readonly #get: Database.Statement
   readonly #put: Database.Transaction<(r: RefreshRecord) => void>
   readonly #markUsed: Database.Transaction<(hash: string, now: number) => { spent: boolean, denied: FamilyAccessToken[] }>
-  readonly #addAccess: Database.Transaction<(familyId: string, jti: string, expiresAtMs: number) => boolean>
+  readonly #addAccess: Database.Transaction<(familyId: string, jti: string, expiresAtMs: number, now: number) => boolean>
   readonly #revoke: Database.Transaction<(familyId: string, now: number) => FamilyAccessToken[]>
   readonly #isRevoked: Database.Statement
 
@@ -252,9 +252,12 @@ class SqliteRefreshFamilies implements RefreshFamilies {
     })
     const family = db.prepare('SELECT revoked FROM refresh_families WHERE id = ?').pluck()
     const insertAccess = db.prepare('INSERT OR REPLACE INTO family_access_tokens (family_id, jti, expires_at) VALUES (?, ?, ?)')
-    this.#addAccess = db.transaction((familyId: string, jti: string, expiresAtMs: number) => {
+    this.#addAccess = db.transaction((familyId: string, jti: string, expiresAtMs: number, now: number) => {
       const revoked = family.get(familyId) as number | undefined
-      if (revoked === undefined || revoked === 1) return false
+      if (revoked === undefined || revoked === 1) {
+        denyList.addInTransaction(jti, expiresAtMs, now)
+        return false
+      }
       insertAccess.run(familyId, jti, expiresAtMs)
       return true
     })
@@ -299,8 +302,10 @@ class SqliteRefreshFamilies implements RefreshFamilies {
     return spent
   }
 
-  async addAccessTokenUnlessRevoked (familyId: string, jti: string, expiresAtMs: number): Promise<boolean> {
-    return guarded(() => this.#addAccess.immediate(familyId, jti, expiresAtMs))
+  async addAccessToken (familyId: string, jti: string, expiresAtMs: number): Promise<boolean> {
+    const recorded = guarded(() => this.#addAccess.immediate(familyId, jti, expiresAtMs, this.#clock()))
+    if (!recorded) this.#denyList.remember(jti, expiresAtMs)
+    return recorded
   }
 
   async revokeFamily (familyId: string): Promise<FamilyAccessToken[]> {

@@ -62,11 +62,11 @@ export interface RefreshFamilies {
    */
   markUsed: (hash: string) => Promise<boolean>
   /**
-   * Records an access token minted from the family, unless the family is revoked (or gone): then false, and the
-   * token must not be handed out. Atomic with revokeFamily, so every access token is either in the list
-   * revokeFamily returns (and denied) or refused here.
+   * Records an access token minted from the family. When the family is revoked (or gone) the token is put on the
+   * backend's deny-list instead, in the same atomic step, and the answer is false. Atomic with revokeFamily, so
+   * every access token minted from a family that is revoked is denied, whichever of the two came first.
    */
-  addAccessTokenUnlessRevoked: (familyId: string, jti: string, expiresAtMs: number) => Promise<boolean>
+  addAccessToken: (familyId: string, jti: string, expiresAtMs: number) => Promise<boolean>
   /**
    * Revokes every token of the family and puts its unexpired access tokens on the backend's deny-list, in one
    * atomic step; returns those access tokens. Asked again, it answers (and denies) them again; an unknown family

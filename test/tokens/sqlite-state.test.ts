@@ -38,7 +38,7 @@ function crossed (writer: TokenStateBackend, reader: TokenStateBackend): TokenSt
       get: reader.refreshFamilies.get.bind(reader.refreshFamilies),
       put: writer.refreshFamilies.put.bind(writer.refreshFamilies),
       markUsed: (() => { let n = 0; return async (hash: string) => await (n++ % 2 === 0 ? writer : reader).refreshFamilies.markUsed(hash) })(),
-      addAccessTokenUnlessRevoked: reader.refreshFamilies.addAccessTokenUnlessRevoked.bind(reader.refreshFamilies),
+      addAccessToken: reader.refreshFamilies.addAccessToken.bind(reader.refreshFamilies),
       revokeFamily: writer.refreshFamilies.revokeFamily.bind(writer.refreshFamilies),
       isFamilyRevoked: reader.refreshFamilies.isFamilyRevoked.bind(reader.refreshFamilies)
     },
@@ -107,11 +107,11 @@ t.test(`another process on the same file: its revocations are refused here withi
   const now = Date.now()
   await here.refreshFamilies.put({ clientId: 'c', org: 'acme', subject: 's', scope: 'features:read', hash: `h-${randomUUID()}`, familyId, familyExpiresAtMs: now + 60_000, issuedAtMs: now, expiresAtMs: now + 60_000, used: false })
   const access = `jti-${randomUUID()}`
-  t.equal(await here.refreshFamilies.addAccessTokenUnlessRevoked(familyId, access, now + 60_000), true)
+  t.equal(await here.refreshFamilies.addAccessToken(familyId, access, now + 60_000), true)
   t.same(await child(dataDir, ['revoke-family', familyId]).answer, [{ jti: access, expiresAtMs: now + 60_000 }], 'the other process revokes the family')
   t.equal(await here.refreshFamilies.isFamilyRevoked(familyId), true)
   t.ok(await seenWithin(async () => await here.revoked.has(access), DENY_SYNC_MS + 50) >= 0, 'and its access token is refused here within the bound')
-  t.equal(await here.refreshFamilies.addAccessTokenUnlessRevoked(familyId, `jti-${randomUUID()}`, now + 60_000), false)
+  t.equal(await here.refreshFamilies.addAccessToken(familyId, `jti-${randomUUID()}`, now + 60_000), false)
 })
 
 t.test('two processes spending the same refresh tokens at once: each token is spent exactly once', async t => {
@@ -147,7 +147,7 @@ t.test('a spent refresh token coming back revokes its family in the same transac
   const hash = `h-${randomUUID()}`
   await backend.refreshFamilies.put({ clientId: 'c', org: 'acme', subject: 's', scope: 'features:read', hash, familyId, familyExpiresAtMs: now + 60_000, issuedAtMs: now, expiresAtMs: now + 60_000, used: false })
   const access = `jti-${randomUUID()}`
-  await backend.refreshFamilies.addAccessTokenUnlessRevoked(familyId, access, now + 60_000)
+  await backend.refreshFamilies.addAccessToken(familyId, access, now + 60_000)
   t.equal(await backend.refreshFamilies.markUsed(hash), true)
   t.equal(await backend.refreshFamilies.isFamilyRevoked(familyId), false, 'the first use revokes nothing')
   t.equal(await backend.refreshFamilies.markUsed(hash), false, 'the reuse is seen')
