@@ -3,7 +3,8 @@
 // the embedded store holding the same points, in the same run: two apps in this process, autocannon loading each in
 // turn (interleaved rounds, median). Then EXPLAIN ANALYZE of the items query as the service's role runs it.
 // Needs PostgreSQL 15 + PostGIS (a throwaway cluster is started, as the tests do) and runs as root or postgres.
-// Options (environment): N=1000000 BENCH_DURATION_S=10 BENCH_ROUNDS=3 BENCH_CONNECTIONS=16 BENCH_POOL=8
+// Options (environment): N=1000000 BENCH_DURATION_S=10 BENCH_ROUNDS=3 BENCH_CONNECTIONS=16 BENCH_POOL=8, and
+// BENCH_CLUSTER=1 to rewrite the table in the order of its GiST index first (CLUSTER, docs/postgis.md).
 import autocannon from 'autocannon'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
@@ -63,7 +64,11 @@ const collections = parseCollections({
 // The prepare SQL creates the GiST index, the org index and the policy, and analyzes the table.
 await cluster.admin(prepareSql(collections, { role: ROLE, password: PASSWORD }))
 await cluster.admin('vacuum analyze bench.points')
-console.log(`data: ${N.toLocaleString('en')} points in bench.points with GiST + org index and RLS in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+const CLUSTERED = process.env.BENCH_CLUSTER === '1'
+// The points were inserted in random order: the ~100 of one box sit on ~100 heap pages. CLUSTER puts neighbours
+// together (a few pages per box), as a table loaded in spatial order would be.
+if (CLUSTERED) await cluster.admin('cluster bench.points using points_geom_gist; analyze bench.points')
+console.log(`data: ${N.toLocaleString('en')} points in bench.points with GiST + org index and RLS${CLUSTERED ? ', clustered on the GiST index' : ''} in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 
 const defs: CollectionDef[] = [{ id: 'points', title: 'points', description: 'benchmark points', temporalProperty: 'at', queryables: ['kind'] }]
 async function embeddedDir (): Promise<string> {
