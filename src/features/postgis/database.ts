@@ -52,6 +52,9 @@ export function statementName (text: string): string {
   return `geotoken_${createHash('sha256').update(text).digest('base64url').slice(0, 20)}`
 }
 
+/** The organization setting for the transaction only; a named statement, parsed and planned once per connection. */
+const SET_ORG = (org: string): pg.QueryConfig => ({ name: 'geotoken_set_org', text: 'select set_config($1, $2, true)', values: [ORG_SETTING, org] })
+
 export class Database {
   readonly pool: pg.Pool
   readonly #log: Log
@@ -120,7 +123,7 @@ export class Database {
       // statement that ran without the setting would see no row at all (the policy compares with '').
       const started = Promise.all([
         client.query(readOnly ? 'begin isolation level repeatable read read only' : 'begin'),
-        client.query('select set_config($1, $2, true)', [ORG_SETTING, org])
+        client.query(SET_ORG(org))
       ])
       started.catch(() => {}) // awaited below; fn's own failure is the one reported
       const result = await fn(client)
@@ -147,7 +150,7 @@ export class Database {
     try { client = await this.pool.connect() } catch (err) { throw this.#translate(err) }
     const sent = [
       client.query('begin isolation level repeatable read read only'),
-      client.query('select set_config($1, $2, true)', [ORG_SETTING, org]),
+      client.query(SET_ORG(org)),
       ...statements.map(async s => await client.query({ name: statementName(s.text), text: s.text, values: s.values })),
       // In a transaction a failed statement aborted, COMMIT rolls back: the connection is clean either way.
       client.query('commit')

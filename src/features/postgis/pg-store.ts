@@ -12,15 +12,18 @@ import type { CollectionDef, Extent, FeatureStore, ItemsQuery, OrgFeatures, OrgI
 import { inspect } from './catalog.js'
 import { collectionDef, readCollections, type PublishedCollection } from './collections.js'
 import { clientProblem, Database, type DatabaseStatus } from './database.js'
-import { TableStatements, type Statement, type WriteValues } from './statements.js'
+import { FEATURE_SEPARATOR, TableStatements, type Statement, type WriteValues } from './statements.js'
 
 
-/** One feature as served, read from the database. */
+/** One feature as served, read from the database: its id, ETag and object are read from the JSON when asked. */
 export class PgFeature implements StoredFeature {
-  readonly id: string
   readonly json: string
+  #id: string | undefined
   #etag: string | undefined
-  constructor (id: string, json: string) { this.id = id; this.json = json }
+  constructor (json: string) { this.json = json }
+  // The id sits at a fixed place of the JSON the statements build: read without parsing the feature. A page of
+  // items never asks (the route serves the JSON as it is).
+  get id (): string { return (this.#id ??= JSON.parse(this.json.slice(this.json.indexOf('"id":') + 5, this.json.indexOf(',"geometry":'))) as string) }
   get etag (): string { return (this.#etag ??= etagOf(this.json)) }
   get feature (): Feature { return JSON.parse(this.json) as Feature }
 }
@@ -40,11 +43,10 @@ function tagsOf (ifMatch: string | undefined): string[] | null {
   return ifMatch.split(',').map(tag => tag.trim())
 }
 
-const fromRow = (row: { json: string }): PgFeature => {
-  // The id sits at a fixed place of the JSON the statement builds: read it without parsing the feature.
-  const id = JSON.parse(row.json.slice(row.json.indexOf('"id":') + 5, row.json.indexOf(',"geometry":'))) as string
-  return new PgFeature(id, row.json)
-}
+const fromRow = (row: { json: string }): PgFeature => new PgFeature(row.json)
+
+/** The features of a page query's one text (TableStatements.page). */
+const pageOf = (page: string | null | undefined): PgFeature[] => page === null || page === undefined ? [] : page.split(FEATURE_SEPARATOR).map(json => new PgFeature(json))
 
 /**
  * The PostGIS backend. Its org-taking methods serve PgOrgFeatures (forOrg): an OrgId comes only from a verified token.
@@ -113,13 +115,13 @@ export class PgFeatureStore implements FeatureStore {
     if (q.bbox !== undefined) {
       // A bbox selects few rows: page and count in one scan; only an empty page needs the count on its own.
       const [result] = await this.#read(org, table.counted(org, q))
-      const rows = (result?.rows ?? []) as Array<{ json: string, n: string }>
-      if (rows.length > 0 || (q.offset === 0 && q.limit > 0)) return { items: rows.map(fromRow), numberMatched: Number(rows[0]?.n ?? 0) }
+      const row = result?.rows[0] as { page: string | null, n: string | null } | undefined
+      if (row?.page != null || (q.offset === 0 && q.limit > 0)) return { items: pageOf(row?.page), numberMatched: Number(row?.n ?? 0) }
     }
     // Both in one round trip (a page past the last match is simply empty); a window count over every row of an
     // organization would sort them all, the page alone reads only its rows in order.
-    const [counted, rows] = await this.#read(org, table.count(org, q), table.page(org, q))
-    return { items: (rows?.rows ?? []).map(r => fromRow(r as { json: string })), numberMatched: Number((counted?.rows[0] as { n: string } | undefined)?.n ?? 0) }
+    const [counted, page] = await this.#read(org, table.count(org, q), table.page(org, q))
+    return { items: pageOf((page?.rows[0] as { page: string | null } | undefined)?.page), numberMatched: Number((counted?.rows[0] as { n: string } | undefined)?.n ?? 0) }
   }
 
   async get (org: OrgId, collection: string, id: string): Promise<PgFeature | undefined> {

@@ -7,6 +7,13 @@ import { ident, qualified } from './identifiers.js'
 
 export interface Statement { text: string, values: unknown[] }
 
+/**
+ * Separates the features of a page in the one text a page query returns. U+001E cannot occur in JSON text: a
+ * control character is escaped inside strings and is no whitespace outside them (RFC 8259 §2, §7), and PostgreSQL's
+ * json input refuses it raw.
+ */
+export const FEATURE_SEPARATOR = '\x1e'
+
 /** Web Mercator has no image of the poles: a CRS84 box is clamped to its latitude range before the transform. */
 const MERCATOR = new Set([3857, 3395, 900913, 3785, 102100, 102113])
 const MERCATOR_MAX_LAT = 85.06
@@ -55,7 +62,9 @@ export class TableStatements {
       ...collection.properties.map(c => `case when t.${ident(c)} is not null then '${JSON.stringify(c)}:' || to_json(t.${ident(c)})::text end`),
       `'"org":' || to_json(${this.#org}::text)::text`
     ]
-    this.json = `('{"type":"Feature","id":' || to_json(${this.#id}::text)::text || ',"geometry":' || coalesce(ST_AsGeoJSON(${geometry}, ${decimals}), 'null') || ',"properties":{' || concat_ws(',', ${parts.join(', ')}) || '}}')`
+    // An integer or uuid id is digits, letters and dashes: quoted as it is, without to_json's escaping per row.
+    const id = info.idKind === 'text' ? `to_json(${this.#id}::text)::text` : `'"' || ${this.#id}::text || '"'`
+    this.json = `('{"type":"Feature","id":' || ${id} || ',"geometry":' || coalesce(ST_AsGeoJSON(${geometry}, ${decimals}), 'null') || ',"properties":{' || concat_ws(',', ${parts.join(', ')}) || '}}')`
     this.etag = `('"' || left(translate(encode(sha256(convert_to(${this.json}, 'UTF8')), 'base64'), '+/', '-_'), 27) || '"')`
   }
 
@@ -122,24 +131,32 @@ export class TableStatements {
     return { text: `select count(*)::int8 as n from ${this.table} t where ${this.#where(org, q, values)}`, values }
   }
 
+  /**
+   * A page as one row: `page`, the features' JSON in order joined by FEATURE_SEPARATOR (null for none). One text
+   * instead of a row per feature: node-postgres spends about a microsecond per row it parses, which was a third of
+   * what a PostGIS page cost the service beyond the embedded store's (docs/performance.md).
+   */
   page (org: string, q: ItemsQuery): Statement {
     const values: unknown[] = []
     const where = this.#where(org, q, values)
     values.push(q.limit, q.offset)
-    return { text: `select ${this.json} as json from ${this.table} t where ${where} order by ${this.#order} limit $${values.length - 1} offset $${values.length}`, values }
+    const rows = `select t.* from ${this.table} t where ${where} order by ${this.#order} limit $${values.length - 1} offset $${values.length}`
+    return { text: `select ${this.#joined} as page from (${rows}) t`, values }
   }
 
   /**
-   * Page and count in one scan: `matched` on every row is the count of all matches (a window over the matches,
-   * before the limit). For selective queries (a bbox): one heap scan instead of two. Empty page: count separately.
+   * Page and count in one scan: `n` is the count of all matches (a window over the matches, before the limit). For
+   * selective queries (a bbox): one heap scan instead of two. An empty page has no count (null): count separately.
    */
   counted (org: string, q: ItemsQuery): Statement {
     const values: unknown[] = []
     const where = this.#where(org, q, values)
     values.push(q.limit, q.offset)
-    const page = `select t.*, count(*) over () as geotoken_matched from ${this.table} t where ${where} order by ${this.#order} limit $${values.length - 1} offset $${values.length}`
-    return { text: `select ${this.json} as json, t.geotoken_matched as n from (${page}) t order by ${this.#order}`, values }
+    const rows = `select t.*, count(*) over () as geotoken_matched from ${this.table} t where ${where} order by ${this.#order} limit $${values.length - 1} offset $${values.length}`
+    return { text: `select ${this.#joined} as page, max(t.geotoken_matched) as n from (${rows}) t`, values }
   }
+
+  get #joined (): string { return `string_agg(${this.json}, chr(30) order by ${this.#order})` }
 
   one (org: string, id: string, lock = false): Statement {
     return { text: `select ${this.json} as json from ${this.table} t where ${this.#id} = $1 and ${this.#org} = $2${lock ? ' for update' : ''}`, values: [id, org] }
