@@ -116,7 +116,7 @@ export class PgFeatureStore implements FeatureStore {
       // A bbox selects few rows: page and count in one scan; only an empty page needs the count on its own.
       const [result] = await this.#read(org, table.counted(org, q))
       const row = result?.rows[0] as { page: string | null, n: string | null } | undefined
-      if (row?.page != null || (q.offset === 0 && q.limit > 0)) return { items: pageOf(row?.page), numberMatched: Number(row?.n ?? 0) }
+      if ((row?.page ?? null) !== null || (q.offset === 0 && q.limit > 0)) return { items: pageOf(row?.page), numberMatched: Number(row?.n ?? 0) }
     }
     // Both in one round trip (a page past the last match is simply empty); a window count over every row of an
     // organization would sort them all, the page alone reads only its rows in order.

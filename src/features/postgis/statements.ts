@@ -160,8 +160,8 @@ export class TableStatements {
 
   // In the order of the subquery's rows: an aggregate over one sorted subquery, with no join or grouping above it,
   // consumes the rows as the subquery returns them (the PostgreSQL manual, "Aggregate Expressions"). An ORDER BY in
-  // the aggregate would sort the page a second time: 30 µs of a request's ~440 µs in PostgreSQL. The tests check
-  // the order of every page against the embedded store's.
+  // the aggregate would sort the page a second time: 30 µs of a request's ~440 µs in PostgreSQL. A test checks the
+  // served order on a table stored in shuffled order (test/features/postgis-store.test.ts).
   get #joined (): string { return `string_agg(${this.json}, chr(30))` }
 
   one (org: string, id: string, lock = false): Statement {
