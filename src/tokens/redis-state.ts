@@ -116,13 +116,15 @@ class RedisLockouts implements LockoutStore {
   /** Moves on every announcement and (re)subscription: a read that raced one is not remembered as clean. */
   #generation = 0
   readonly #subscriber: Redis
+  readonly #calls: RedisCalls
   readonly client: Redis
   readonly keys: StateKeys
   readonly run: RedisCalls['run']
 
-  constructor (client: Redis, subscriber: Redis, run: RedisCalls['run'], keys: StateKeys) {
+  constructor (client: Redis, subscriber: Redis, calls: RedisCalls, keys: StateKeys) {
     this.client = client
-    this.run = run
+    this.#calls = calls
+    this.run = calls.run
     this.keys = keys
     subscriber.on('message', (channel: string, key: string) => {
       if (channel !== keys.failureChannel) return
@@ -153,9 +155,20 @@ class RedisLockouts implements LockoutStore {
     return await this.run(async () => await this.client.geotokenLockoutAddFailure(redisKey, nowMs, forgetMs, this.keys.failureChannel))
   }
 
+  /**
+   * Whether a remembered "no failures" may answer: only while the instance follows the announcements and Redis
+   * answers. With the circuit open (a call failed for want of Redis) the check fails as every other call does (the
+   * token endpoint answers 503), instead of letting wrong secrets through uncounted; what was remembered is dropped.
+   */
+  #trusted (): boolean {
+    if (this.#calls.failing === undefined && this.client.status === 'ready') return this.#following
+    this.#clean.clear()
+    return false
+  }
+
   async failures (key: string, nowMs: number, forgetMs: number): Promise<FailureCount | undefined> {
     const redisKey = this.keys.failures(key)
-    if (this.#following && this.#clean.has(redisKey)) return undefined
+    if (this.#trusted() && this.#clean.has(redisKey)) return undefined
     const generation = this.#generation
     const [count, last] = await this.run(async () => await this.client.hmget(redisKey, 'c', 'l'))
     if (count === null || count === undefined || last === null || last === undefined) {
@@ -257,7 +270,7 @@ export async function redisBackend (opts: RedisStateOptions, clock: () => number
   const calls = new RedisCalls(async () => await client.ping(), clock)
   const counterCalls = counting === undefined ? calls : new RedisCalls(async () => await counters.ping(), clock)
   const revoked = new RedisDenyList(client, subscription.client, calls.run, keys, clock, opts.log)
-  const lockouts = new RedisLockouts(client, subscription.client, calls.run, keys)
+  const lockouts = new RedisLockouts(client, subscription.client, calls, keys)
   const close = async (): Promise<void> => {
     revoked.close()
     calls.close()

@@ -168,3 +168,18 @@ t.test('lockouts: a pair with no failures is answered from memory, and a failure
   t.equal(await b.lockouts.addFailure(other, Date.now(), 60_000), 1, 'a failure announced to nobody')
   t.pass(`seen ${await seenWithin(async () => (await a.lockouts.failures(other, Date.now(), 60_000))?.count === 1, 1000)} ms later all the same`)
 })
+
+t.test('lockouts: with Redis failing, a remembered "no failures" does not answer: the check fails as every call does', async t => {
+  const backend = await open() as TokenStateBackend & { status: () => string }
+  t.teardown(async () => { await backend.close() })
+  const key = `192.0.2.3 ${randomUUID()}`
+  t.equal(await backend.lockouts.failures(key, Date.now(), 60_000), undefined, 'remembered as clean')
+  redis.pause()
+  try {
+    // Frozen: the subscriber's connection stays up; a call that times out opens the circuit.
+    await t.rejects(backend.usedAssertions.add(randomUUID(), Date.now() + 60_000), { code: 'APP_REDIS_UNAVAILABLE' })
+    await t.rejects(backend.lockouts.failures(key, Date.now(), 60_000), { code: 'APP_REDIS_UNAVAILABLE' }, 'the lockout check is refused (503), not answered from memory')
+  } finally { redis.resume() }
+  await seenWithin(async () => backend.status() === 'ok', 3000)
+  t.equal(await backend.lockouts.failures(key, Date.now(), 60_000), undefined, 'and answers again once Redis does')
+})
