@@ -139,6 +139,35 @@ t.test('a start holds the live data, not the journal: 80 replacements of a 1 MB 
   t.comment(`opened ${journalMb.toFixed(0)} MB of journal in ${Date.now() - started} ms (process start included)`)
 })
 
+/**
+ * strace's lines with each call whole. With -f, a call that another thread interrupts is printed in two parts,
+ * `PID name(args <unfinished ...>` and later `PID <... name resumed>rest`: an fsync is placed where it returned
+ * (only then is it durable), any other call where it started, both with its whole text.
+ */
+function completed (trace: string): string[] {
+  const pending = new Map<string, string>()
+  const lines: string[] = []
+  for (const line of trace.split('\n')) {
+    const unfinished = /^(\d+) +(.*) <unfinished \.\.\.>$/.exec(line)
+    if (unfinished !== null) {
+      const [, pid, call] = unfinished as unknown as [string, string, string]
+      pending.set(pid, call)
+      if (!call.startsWith('fsync(')) lines.push(`${pid} ${call}`)
+      continue
+    }
+    const resumed = /^(\d+) +<\.\.\. (\w+) resumed>(.*)$/.exec(line)
+    if (resumed !== null) {
+      const [, pid, name, rest] = resumed as unknown as [string, string, string, string]
+      const call = pending.get(pid) ?? `${name}(`
+      pending.delete(pid)
+      if (name === 'fsync') lines.push(`${pid} ${call}${rest}`)
+      continue
+    }
+    lines.push(line)
+  }
+  return lines
+}
+
 const straceWorks = spawnSync('strace', ['-f', '-o', '/dev/null', 'true']).status === 0
 
 t.test('a new or swapped journal is made durable in its directory before a write in it is acknowledged',
@@ -156,7 +185,7 @@ t.test('a new or swapped journal is made durable in its directory before a write
   let links = 0
   let rootSynced = false
   const problems: string[] = []
-  for (const line of (await readFile(trace, 'utf8')).split('\n')) {
+  for (const line of completed(await readFile(trace, 'utf8'))) {
     if (new RegExp(`fsync\\(\\d+<${f.root}>\\)`).test(line)) rootSynced = true
     if (line.includes(`"${journal}", O_WRONLY|O_CREAT`) || line.includes(`, "${journal}")`)) {
       if (!rootSynced) problems.push(`the store's directory was not fsynced into its parent before: ${line}`)
