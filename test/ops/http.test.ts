@@ -1,7 +1,7 @@
 // HTTP behaviour of the ops layer: security headers, CORS, /health, /ready, closing and overload 503s, 404s.
 import t from 'tap'
-import { request as httpRequest } from 'node:http'
-import { connect } from 'node:net'
+import { request as httpRequest, type IncomingMessage } from 'node:http'
+import { connect, type Socket } from 'node:net'
 import { basic, build, form, tokenFor } from '../helpers/app.js'
 
 const ORIGIN = 'https://map.example.com'
@@ -85,7 +85,7 @@ t.test('while closing, new requests get 503 problem+json and in-flight ones fini
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as { port: number }
   const agent = new (await import('node:http')).Agent({ keepAlive: true, maxSockets: 1 })
-  const call = async (path: string, headers: Record<string, string> = {}, body?: { data: string, slowMs: number }): Promise<{ status: number, headers: Record<string, unknown>, body: string }> =>
+  const call = async (path: string, headers: Record<string, string> = {}, body?: { data: string, rest: Promise<void> }): Promise<{ status: number, headers: Record<string, unknown>, body: string }> =>
     await new Promise((resolve, reject) => {
       const req = httpRequest({ port, host: '127.0.0.1', path, agent, method: body === undefined ? 'GET' : 'POST', headers }, res => {
         let text = ''
@@ -96,22 +96,35 @@ t.test('while closing, new requests get 503 problem+json and in-flight ones fini
       if (body === undefined) { req.end(); return }
       const half = Math.floor(body.data.length / 2)
       req.write(body.data.slice(0, half))
-      setTimeout(() => { req.end(body.data.slice(half)) }, body.slowMs)
+      void body.rest.then(() => { req.end(body.data.slice(half)) })
     })
   t.equal((await call('/ready')).status, 200, 'ready before closing')
+  // What the server has taken in, so close() starts only once both requests below have reached it, however slow
+  // the machine: the POST handed to the app, the half-sent GET's first bytes read from its connection.
+  let posts = 0
+  const sockets: Socket[] = []
+  app.server.on('request', (req: IncomingMessage) => { if (req.method === 'POST') posts++ })
+  app.server.on('connection', (socket: Socket) => { sockets.push(socket) })
   // An upload in flight on the kept-alive connection when close() starts.
   const feature = JSON.stringify({ type: 'Feature', geometry: { type: 'Point', coordinates: [3, 45] }, properties: { name: 'in-flight', kind: 'depot' } })
-  const inFlight = call('/features/collections/sites/items', { authorization: `Bearer ${token}`, 'content-type': 'application/geo+json', 'content-length': String(Buffer.byteLength(feature)) }, { data: feature, slowMs: 400 })
+  let sendRest!: () => void
+  const rest = new Promise<void>(resolve => { sendRest = resolve })
+  const inFlight = call('/features/collections/sites/items', { authorization: `Bearer ${token}`, 'content-type': 'application/geo+json', 'content-length': String(Buffer.byteLength(feature)) }, { data: feature, rest })
   // A /ready whose headers are half sent before close() and completed after it: it reaches the app while closing.
   const raw = connect({ port, host: '127.0.0.1' })
   let rawText = ''
   raw.on('data', (d: Buffer) => { rawText += String(d) })
   const rawEnded = new Promise(resolve => raw.on('close', resolve))
   raw.write('GET /ready HTTP/1.1\r\nHost: 127.0.0.1\r\n')
-  await new Promise(resolve => setTimeout(resolve, 100))
+  const deadline = Date.now() + 10_000
+  while (!(posts === 1 && sockets.some(s => s.remotePort === raw.localPort && s.bytesRead > 0)) && Date.now() < deadline) {
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
+  t.equal(posts, 1, 'the upload reached the app before close()')
   const closed = app.close()
   await new Promise(resolve => setTimeout(resolve, 50))
   raw.write('Accept: */*\r\n\r\n')
+  sendRest()
   await rawEnded
   t.match(rawText, /^HTTP\/1\.1 503 /, '/ready answers 503 while closing')
   t.match(rawText, /content-type: application\/problem\+json/i)

@@ -16,28 +16,40 @@ t.test('SIGTERM finishes in-flight requests, flushes and closes the store, and e
   const items = '/features/collections/sites/items'
   const agent = new Agent({ keepAlive: true })
 
-  /** A POST whose body is sent in two halves `gapMs` apart: it is in flight for that long. */
-  const slowPost = async (name: string, gapMs: number): Promise<Answer> => await new Promise((resolve, reject) => {
+  /**
+   * A POST whose body is sent in two halves: `continued` once the server has taken the request in (Node answers
+   * `Expect: 100-continue` just before it hands the request over), the second half when `finish` is called.
+   */
+  const slowPost = (name: string): { continued: Promise<void>, answer: Promise<Answer>, finish: (afterMs: number) => void } => {
     const body = JSON.stringify({ type: 'Feature', geometry: { type: 'Point', coordinates: [5, 45] }, properties: { name, kind: 'depot' } })
-    const req = httpRequest({
-      port: Number(env.PORT), host: '127.0.0.1', path: items, method: 'POST', agent,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/geo+json', 'content-length': String(Buffer.byteLength(body)) }
-    }, res => {
-      let text = ''
-      res.on('data', (d: Buffer) => { text += String(d) })
-      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }) })
+    let continued!: () => void
+    let failed!: (err: Error) => void
+    const taken = new Promise<void>((resolve, reject) => { continued = resolve; failed = reject })
+    let req!: ReturnType<typeof httpRequest>
+    const answer = new Promise<Answer>((resolve, reject) => {
+      req = httpRequest({
+        port: Number(env.PORT), host: '127.0.0.1', path: items, method: 'POST', agent,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/geo+json', 'content-length': String(Buffer.byteLength(body)), expect: '100-continue' }
+      }, res => {
+        let text = ''
+        res.on('data', (d: Buffer) => { text += String(d) })
+        res.on('end', () => { resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }) })
+      })
+      req.on('continue', continued)
+      req.on('error', err => { reject(err); failed(err) })
+      req.write(body.slice(0, 20))
     })
-    req.on('error', reject)
-    req.write(body.slice(0, 20))
-    setTimeout(() => { req.end(body.slice(20)) }, gapMs)
-  })
+    return { continued: taken, answer, finish: afterMs => { setTimeout(() => { req.end(body.slice(20)) }, afterMs) } }
+  }
 
-  // Ten writes in flight, the slowest finishing its upload 1.5 s after the signal.
-  const inFlight = Array.from({ length: 10 }, async (_, i) => await slowPost(`in-flight-${i}`, 300 + i * 150))
-  await new Promise(resolve => setTimeout(resolve, 150))
+  // Ten writes in flight (each taken in by the server before the signal, however slow the machine), the slowest
+  // finishing its upload 1.5 s after the signal.
+  const inFlight = Array.from({ length: 10 }, (_, i) => slowPost(`in-flight-${i}`))
+  await Promise.all(inFlight.map(async p => await p.continued))
   const signalledAt = Date.now()
   proc.child.kill('SIGTERM')
-  const answers = await Promise.all(inFlight)
+  inFlight.forEach((p, i) => { p.finish(150 + i * 150) })
+  const answers = await Promise.all(inFlight.map(async p => await p.answer))
   const exit = await proc.exited
   agent.destroy()
 
