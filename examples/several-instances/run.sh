@@ -80,6 +80,8 @@ defaults
   timeout connect 1s
   timeout client 30s
   timeout server 30s
+  # How long a health check waits for /ready (without it: inter, 200 ms, too short for a busy instance).
+  timeout check 2s
   # A request sent to an instance that just died goes to the next one instead of failing.
   retries 1
   option redispatch

@@ -30,6 +30,8 @@ export async function startHaproxy (t: Pick<Test, 'testdir' | 'teardown'>, backe
     '  timeout connect 1s',
     '  timeout client 30s',
     '  timeout server 30s',
+    // A check waits this long for /ready on a busy instance (without it, inter: 200 ms); a dead one refuses at once.
+    '  timeout check 2s',
     '  retries 1',
     '  option redispatch',
     'frontend geotoken',
