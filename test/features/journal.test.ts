@@ -51,9 +51,10 @@ async function dump (store: EmbeddedFeatureStore): Promise<unknown> {
   }
 }
 
-/** Compaction runs after a write has answered: waits (up to ~2 s) until it has emptied the journal. */
+/** Compaction runs after a write has answered: waits (up to 15 s of a loaded machine) until it has emptied the journal. */
 async function compacted (journal: string): Promise<number> {
-  for (let i = 0; i < 400 && (await stat(journal)).size !== 0; i++) await new Promise(resolve => setTimeout(resolve, 5))
+  const deadline = Date.now() + 15_000
+  while ((await stat(journal)).size !== 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 5))
   return (await stat(journal)).size
 }
 

@@ -213,22 +213,30 @@ t.test('wrong-secret and unknown-client answers take the same time within noise 
   const known = { headers: { ...form, ...basic(clients.acme.id, 'y'.repeat(43)) }, payload: 'grant_type=client_credentials' }
   const unknown = { headers: { ...form, ...basic(`acme-${'0'.repeat(16)}`, 'y'.repeat(43)) }, payload: 'grant_type=client_credentials' }
   for (let i = 0; i < 50; i++) { await ask(app, known); await ask(app, unknown) } // warm up
-  const times: { known: number[], unknown: number[] } = { known: [], unknown: [] }
   const samples = 300
-  for (let i = 0; i < samples; i++) {
-    // Alternate which goes first, so drift and GC pauses hit both alike.
-    const order: Array<'known' | 'unknown'> = i % 2 === 0 ? ['known', 'unknown'] : ['unknown', 'known']
-    for (const which of order) {
-      const started = process.hrtime.bigint()
-      const res = await ask(app, which === 'known' ? known : unknown)
-      times[which].push(Number(process.hrtime.bigint() - started) / 1e6)
-      if (res.statusCode !== 401) throw new Error(`expected 401, got ${res.statusCode}`)
+  const medians = async (): Promise<[number, number]> => {
+    const times: { known: number[], unknown: number[] } = { known: [], unknown: [] }
+    for (let i = 0; i < samples; i++) {
+      // Alternate which goes first, so drift and GC pauses hit both alike.
+      const order: Array<'known' | 'unknown'> = i % 2 === 0 ? ['known', 'unknown'] : ['unknown', 'known']
+      for (const which of order) {
+        const started = process.hrtime.bigint()
+        const res = await ask(app, which === 'known' ? known : unknown)
+        times[which].push(Number(process.hrtime.bigint() - started) / 1e6)
+        if (res.statusCode !== 401) throw new Error(`expected 401, got ${res.statusCode}`)
+      }
     }
+    return [median(times.known), median(times.unknown)]
   }
-  const [k, u] = [median(times.known), median(times.unknown)]
-  t.comment(`median ms: wrong secret ${k.toFixed(3)}, unknown client ${u.toFixed(3)} (${samples} each)`)
   // Generous: a real leak (an early return, a slow hash for known clients only) is a multiple, not a fraction.
-  t.ok(Math.abs(k - u) <= Math.max(0.25 * Math.max(k, u), 0.1), `medians within 25% (or 0.1 ms): ${k.toFixed(3)} vs ${u.toFixed(3)}`)
+  const close = ([k, u]: [number, number]): boolean => Math.abs(k - u) <= Math.max(0.25 * Math.max(k, u), 0.1)
+  // Up to three measurements: another process's burst can skew one, a leak skews every one.
+  const runs: Array<[number, number]> = []
+  do runs.push(await medians())
+  while (!close(runs.at(-1) as [number, number]) && runs.length < 3)
+  const shown = runs.map(([k, u]) => `${k.toFixed(3)} vs ${u.toFixed(3)}`).join('; ')
+  t.comment(`median ms, wrong secret vs unknown client (${samples} each): ${shown}`)
+  t.ok(close(runs.at(-1) as [number, number]), `medians within 25% (or 0.1 ms): ${shown}`)
 })
 
 t.test('ClientDirectory.authenticate costs the same for an unknown client and a wrong secret (interleaved batches)', async t => {

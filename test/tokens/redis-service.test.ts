@@ -20,6 +20,8 @@ const ITEMS = '/features/collections/sites/items'
 const redis = await startRedis(t, { appendfsync: 'always' })
 const idp = await startIdp(t)
 const TIMEOUT_MS = 300
+// What a loaded 2-core machine may add to any answer: a request that waited on Redis without a timeout would never end.
+const SCHEDULING_MS = 2000
 
 /** The service on `env` plus Redis, on its own copy of `built`'s keys, clients and seed: another instance of it. */
 async function instance (t: Test, built: Built): Promise<FastifyInstance> {
@@ -89,7 +91,7 @@ t.test('Redis killed, frozen and restarted: documented 503s, the guard keeps ver
     t.equal(res.statusCode, 503, `${what}: 503 (${ms} ms)`)
     t.match(res.json(), { error: 'temporarily_unavailable', error_description: String }, `${what}: RFC 6749 §5.2 body`)
     t.ok(Number(res.headers['retry-after']) > 0, `${what}: Retry-After ${String(res.headers['retry-after'])}`)
-    t.ok(ms < TIMEOUT_MS + 1000, `${what}: answered within the timeout`)
+    t.ok(ms < TIMEOUT_MS + SCHEDULING_MS, `${what}: answered within the timeout`)
   }
   const outage = async (label: string): Promise<void> => {
     await expect503(`${label} client_credentials`, async () => await clientCredentials(a.app, a.clients.acme))
@@ -104,7 +106,7 @@ t.test('Redis killed, frozen and restarted: documented 503s, the guard keeps ver
     }
     const live = await introspect(kept)
     t.match(live, { status: 200, active: true }, `${label}: introspection of an access token still answers (${live.ms} ms)`)
-    t.ok(live.ms < 2 * TIMEOUT_MS + 1000, `${label}: within the timeouts`)
+    t.ok(live.ms < 2 * TIMEOUT_MS + SCHEDULING_MS, `${label}: within the timeouts`)
     t.match(await introspect(revoked), { status: 200, active: false }, `${label}: and a revoked one is inactive (local copy)`)
     t.equal(await items(a.app, kept), 200, `${label}: a valid token still verifies`)
     t.equal(await items(b, kept), 200, `${label}: on both instances`)
@@ -224,6 +226,6 @@ t.test('Redis restarted under load: only 200 or the documented 503 at the token 
   t.same([...seen.token.keys()].filter(code => code !== 200 && code !== 503), [], 'the token endpoint answered only 200 or 503 (with Retry-After)')
   t.ok((seen.token.get(503) ?? 0) > 0 && (seen.token.get(200) ?? 0) > 0, 'both were seen')
   t.same([...seen.items.keys()], [200], 'the guarded route answered 200 throughout')
-  t.ok(slowest < TIMEOUT_MS + 1000, `no request waited past the timeout (slowest ${slowest} ms)`)
+  t.ok(slowest < TIMEOUT_MS + SCHEDULING_MS, `no request waited past the timeout (slowest ${slowest} ms)`)
   t.ok(recoveredMs >= 0 && recoveredMs < 5000, `tokens issued again ${recoveredMs} ms after the restart`)
 })

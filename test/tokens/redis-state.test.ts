@@ -56,7 +56,7 @@ t.test('two instances on one Redis: a revocation on either is denied by the othe
     const started = Date.now()
     t.equal(await b.revoked.has(jti), true)
     t.equal(await b.revoked.has(randomUUID()), false)
-    t.ok(Date.now() - started < 50, 'lookups do not wait on Redis')
+    t.ok(Date.now() - started < 500, 'lookups do not wait on Redis (its timeout is 1000 ms)')
   } finally { redis.resume() }
 })
 
@@ -154,7 +154,7 @@ t.test('lockouts: a pair with no failures is answered from memory, and a failure
   try {
     const started = Date.now()
     t.equal(await a.lockouts.failures(key, Date.now(), 60_000), undefined, 'still none')
-    t.ok(Date.now() - started < 50, 'answered without Redis')
+    t.ok(Date.now() - started < 500, 'answered without Redis (its timeout is 1000 ms)')
   } finally { redis.resume() }
   t.equal(await b.lockouts.addFailure(key, Date.now(), 60_000), 1)
   const ms = await seenWithin(async () => (await a.lockouts.failures(key, Date.now(), 60_000))?.count === 1, 1000)

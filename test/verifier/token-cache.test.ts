@@ -122,12 +122,12 @@ t.test('through the guard', async t => {
     const key = app.keys.view.signing
     const iat = Math.floor(Date.now() / 1000)
     const header = { alg: 'RS256', typ: 'at+jwt', kid: key.kid }
-    const token = rs256(header, { iss: config.ISSUER, aud: config.AUDIENCE, sub: 'c', client_id: 'c', org: 'acme', scope: 'features:read', jti: 'short', iat, exp: iat + 2 }, key.privateKey)
+    const token = rs256(header, { iss: config.ISSUER, aud: config.AUDIENCE, sub: 'c', client_id: 'c', org: 'acme', scope: 'features:read', jti: 'short', iat, exp: iat + 4 }, key.privateKey)
     const get = async () => await app.inject({ url: '/cached', headers: { authorization: `Bearer ${token}` } })
     t.equal((await get()).statusCode, 200)
     t.equal((await get()).statusCode, 200)
     t.equal(seen[0], seen[1], 'served from the cache while valid')
-    await new Promise(resolve => setTimeout(resolve, (iat + 2) * 1000 - Date.now() + 50))
+    await new Promise(resolve => setTimeout(resolve, (iat + 4) * 1000 - Date.now() + 50))
     const res = await get()
     t.equal(res.statusCode, 401)
     t.match(res.headers['www-authenticate'], /token has expired/)
