@@ -194,6 +194,11 @@ for (const s of [statements.counted('acme' as OrgId, q)]) {
   const plan = (await client.query<{ 'QUERY PLAN': string }>(`explain (analyze, buffers, costs off) ${s.text}`, s.values)).rows.map(r => r['QUERY PLAN'])
   console.log(`\nEXPLAIN ANALYZE ${s.text.slice(0, 60).replace(/\s+/g, ' ')}…\n${plan.join('\n')}`)
 }
+// The service runs it as a named prepared statement: whether PostgreSQL plans it once (generic) or every time (custom).
+const prepared = statements.counted('acme' as OrgId, q)
+for (let i = 0; i < 10; i++) await client.query({ name: 'bench_counted', text: prepared.text, values: prepared.values })
+const plans = (await client.query<{ generic_plans: string, custom_plans: string }>("select generic_plans, custom_plans from pg_prepared_statements where name = 'bench_counted'")).rows[0]
+console.log(`plan cache after 10 executions of the prepared statement: ${plans?.generic_plans} generic, ${plans?.custom_plans} custom`)
 await client.query('commit')
 await client.end()
 await cleanup()

@@ -108,9 +108,10 @@ export default async function featureRoutes (app: FastifyInstance, opts: Feature
     const d = def(request.params.collectionId)
     const query = parseItemsQuery(request.query, d)
     const page = await request.orgFeatures.list(d.id, query)
-    const links = pageLinks(base, `/collections/${encodeURIComponent(d.id)}/items`, request.query, query.offset, query.limit, page.items.length, page.numberMatched)
-    const body = `{"type":"FeatureCollection","features":[${page.items.map(f => f.json).join(',')}],` +
-      `"numberMatched":${page.numberMatched},"numberReturned":${page.items.length},` +
+    const returned = page.numberReturned ?? page.items.length
+    const links = pageLinks(base, `/collections/${encodeURIComponent(d.id)}/items`, request.query, query.offset, query.limit, returned, page.numberMatched)
+    const body = `{"type":"FeatureCollection","features":[${page.itemsJson ?? page.items.map(f => f.json).join(',')}],` +
+      `"numberMatched":${page.numberMatched},"numberReturned":${returned},` +
       `"timeStamp":"${new Date().toISOString()}","links":${JSON.stringify(links)}}`
     return reply.type(GEOJSON).serializer(String).send(body)
   })

@@ -52,7 +52,14 @@ export interface ItemsQuery {
 }
 
 /** One page, in the collection's stable order (first insertion; a replace keeps its place). */
-export interface Page { items: StoredFeature[], numberMatched: number }
+export interface Page {
+  items: StoredFeature[]
+  numberMatched: number
+  /** The items' JSON joined by commas, when the backend holds a page as one text: served without building `items`. */
+  itemsJson?: string
+  /** The number of items, when known without building them. */
+  numberReturned?: number
+}
 
 /** The org's own extent; `bbox` null and `interval` [null, null] when it has nothing (with geometry, with time). */
 export interface Extent { bbox: Bbox | null, interval: [string | null, string | null] }

@@ -75,12 +75,31 @@ t.test('the PostGIS store', { skip: skipWithoutPostgis }, async t => {
     } finally { client.release() }
   })
 
+  t.test('a read of one statement (setting and statement in one implicit transaction): that org only, forgotten after', async t => {
+    const single = await open({ poolMax: 1 })
+    const bare = { text: 'select org, count(*)::int as n, current_setting(\'geotoken.org\', true) as setting, pg_backend_pid() as pid from geo.sites group by org', values: [] }
+    for (const org of ['acme', 'globex', 'initech', 'acme']) {
+      const rows = (await single.db.read(org, [bare]))[0]?.rows as Array<{ org: string, n: number, setting: string }>
+      t.same(rows.map(r => [r.org, r.setting]), org === 'initech' ? [] : [[org, org]], `${org}: a bare SELECT sees its own rows, with its setting`)
+    }
+    const client = await single.db.pool.connect()
+    try {
+      t.equal((await client.query<{ v: string | null }>('select current_setting(\'geotoken.org\', true) as v')).rows[0]?.v ?? '', '', 'the connection has no organization after it')
+      t.equal((await client.query('select * from geo.sites')).rowCount, 0, 'and no rows without one')
+    } finally { client.release() }
+    const failed = await single.db.read('acme', [{ text: 'select 1 / (count(*) - count(*)) from geo.sites', values: [] }]).then(() => undefined, (err: unknown) => err)
+    t.match(failed, { code: '22012' }, 'a failing statement rejects with the database\'s error')
+    const after = (await single.db.read('globex', [bare]))[0]?.rows as Array<{ org: string }>
+    t.same(after.map(r => r.org), ['globex'], 'and the next read works, on a new connection')
+  })
+
   t.test('reads: bbox, datetime, equality, paging in a stable order, exact counts, extents of the organization', async t => {
     const page = await store.list(o('acme'), 'sites', q({ limit: 2 }))
     t.equal(page.numberMatched, 3)
     t.same(page.items.map(f => f.id), ['a1', 'a2'], 'ordered by id')
     t.same((await store.list(o('acme'), 'sites', q({ limit: 2, offset: 2 }))).items.map(f => f.id), ['a3'])
-    t.same((await store.list(o('acme'), 'sites', q({ offset: 9 }))), { items: [], numberMatched: 3 }, 'past the end: the count still')
+    const past = await store.list(o('acme'), 'sites', q({ offset: 9 }))
+    t.same({ items: past.items, numberMatched: past.numberMatched, numberReturned: past.numberReturned, itemsJson: past.itemsJson }, { items: [], numberMatched: 3, numberReturned: 0, itemsJson: '' }, 'past the end: the count still')
     t.same((await store.list(o('acme'), 'sites', q({ bbox: [5, 47, 7, 49] }))).items.map(f => f.id), ['a3'], 'a3, not globex\'s g2 beside it')
     t.same((await store.list(o('acme'), 'sites', q({ properties: { kind: 'depot' } }))).items.map(f => f.id), ['a2'])
     t.same((await store.list(o('acme'), 'sites', q({ datetime: [Date.parse('2025-05-01T00:00:00Z'), null] }))).items.map(f => f.id), ['a2', 'a3'])

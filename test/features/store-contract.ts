@@ -1,7 +1,7 @@
 // The FeatureStore contract (src/features/store.ts) as tests any backend must pass, unchanged: a test file imports
 // featureStoreContract() and gives it a factory for its backend (test/features/store-contract-embedded.test.ts).
 import type { Test } from 'tap'
-import type { CollectionDef, FeatureStore, ItemsQuery, OrgFeatures, OrgId, StoredFeature } from '../../src/features/store.js'
+import type { CollectionDef, FeatureStore, ItemsQuery, OrgFeatures, OrgId, Page, StoredFeature } from '../../src/features/store.js'
 import type { Feature } from '../../src/features/geojson.js'
 
 /** What a backend is opened with: the collections and the features each org starts with (SEED_FILE's content). */
@@ -50,6 +50,12 @@ const ALL = { properties: {}, limit: 1000, offset: 0 }
 const ms = (iso: string): number => Date.parse(iso)
 const ids = (items: readonly StoredFeature[]): string[] => items.map(f => f.id)
 const listIds = async (s: OrgFeatures, q: Partial<ItemsQuery> = {}, collection = 'sites'): Promise<string[]> => ids((await s.list(collection, { ...ALL, ...q })).items)
+/** A page as the contract's two fields; its optional shortcuts (itemsJson, numberReturned) must agree with its items. */
+function plain (t: Test, page: Page): { items: StoredFeature[], numberMatched: number } {
+  if (page.numberReturned !== undefined) t.equal(page.numberReturned, page.items.length, 'numberReturned counts the items')
+  if (page.itemsJson !== undefined) t.equal(page.itemsJson, page.items.map(f => f.json).join(','), 'itemsJson is the items\' JSON, joined')
+  return { items: page.items, numberMatched: page.numberMatched }
+}
 /** The error a promise rejects with (or a failure marker when it resolves). */
 const rejection = async (p: Promise<unknown>): Promise<unknown> => await p.then(() => ({ resolved: true }), (err: unknown) => err)
 const NOT_FOUND = { code: 'APP_FEATURES_NOT_FOUND', status: 404 }
@@ -105,7 +111,7 @@ export function featureStoreContract (t: Test, open: StoreFactory): void {
     t.equal(byId.get('s1')?.etag, s1?.etag, 'and the same ETag')
     t.strictSame(await listIds(store.forOrg(org('globex'))), ['g1', 'g2'])
     const initech = await store.forOrg(org('initech')).list('sites', ALL)
-    t.strictSame(initech, { items: [], numberMatched: 0 }, 'an org without features')
+    t.strictSame(plain(t, initech), { items: [], numberMatched: 0 }, 'an org without features')
     t.strictSame(await listIds(acme, {}, 'plain'), ['p1'])
 
     const pages: string[] = []
@@ -116,8 +122,8 @@ export function featureStoreContract (t: Test, open: StoreFactory): void {
       pages.push(...ids(page.items))
     }
     t.strictSame(pages, ACME_SITES, 'pages of 2 cover every feature once, in order')
-    t.strictSame(await acme.list('sites', { properties: {}, limit: 0, offset: 0 }), { items: [], numberMatched: 7 }, 'limit 0 only counts')
-    t.strictSame(await acme.list('sites', { properties: {}, limit: 5, offset: 50 }), { items: [], numberMatched: 7 }, 'past the end')
+    t.strictSame(plain(t, await acme.list('sites', { properties: {}, limit: 0, offset: 0 })), { items: [], numberMatched: 7 }, 'limit 0 only counts')
+    t.strictSame(plain(t, await acme.list('sites', { properties: {}, limit: 5, offset: 50 })), { items: [], numberMatched: 7 }, 'past the end')
     t.strictSame(await listIds(acme, { limit: 3, offset: 2 }), ['s3', 's4', 's5'])
 
     await acme.replace('sites', 's2', moved(100, 0, { kind: 'depot' }))
@@ -146,6 +152,19 @@ export function featureStoreContract (t: Test, open: StoreFactory): void {
     await acme.replace('sites', 's1', moved(-100, -40))
     t.strictSame(await listIds(acme, { bbox: [0, 40, 10, 55] }), [], 'a moved feature leaves its old box')
     t.strictSame(await listIds(acme, { bbox: [-101, -41, -99, -39] }), ['s1'], 'and is found in its new one')
+  })
+
+  t.test('bbox: edges compared as doubles, not as the float boxes of a spatial index', async t => {
+    const store = await fresh(t)
+    const acme = store.forOrg(org('acme'))
+    // 10.0000001 is 10 as a float: a float box comparison would call it on the edge.
+    const beyond = await acme.create('sites', moved(10.0000001, 25))
+    const near = await acme.create('sites', moved(9.99995, 25))
+    const inside = await acme.create('sites', moved(9.5, 25))
+    t.strictSame(await listIds(acme, { bbox: [9, 24, 10, 26] }), [near.id, inside.id], 'a point 1e-7 beyond the east edge is outside')
+    t.strictSame(await listIds(acme, { bbox: [9, 24, 10.0000001, 26] }), [beyond.id, near.id, inside.id], 'and on the edge of a box that reaches it')
+    t.strictSame(await listIds(acme, { bbox: [9.99995, 25, 9.99995, 25] }), [near.id], 'a box that is a point')
+    t.strictSame(await listIds(acme, { bbox: [9, 25.0000001, 11, 26] }), [], 'a point 1e-7 below the south edge is outside')
   })
 
   t.test('datetime: inclusive intervals, open ends, instants; features without time never match', async t => {
@@ -331,6 +350,6 @@ export function featureStoreContract (t: Test, open: StoreFactory): void {
     await globex.create('sites', moved(7, 7, { kind: 'yard' }))
     t.strictSame(await listIds(acme, { properties: { kind: 'yard' } }), [], 'a globex create is not in acme\'s list')
     t.strictSame(await acme.extent('sites'), { bbox: [-179.5, -5, 179.5, 48.85], interval: ['2024-12-31T23:59:59.000Z', '2026-01-01T00:00:00.000Z'] }, 'nor in acme\'s extent')
-    t.same(await store.forOrg(org('initech')).list('plain', ALL), { items: [], numberMatched: 0 })
+    t.same(plain(t, await store.forOrg(org('initech')).list('plain', ALL)), { items: [], numberMatched: 0 })
   })
 }

@@ -1,6 +1,7 @@
 // Owns the connection to the feature database: a bounded pool, one transaction per request with the organization
 // set for that transaction only, errors of the connection as APP_FEATURES_DATABASE_UNAVAILABLE, and readiness.
 import { createHash } from 'node:crypto'
+import { createRequire } from 'node:module'
 import pg from 'pg'
 import { DatabaseUnavailable, Problem } from '../../shared/errors.js'
 import type { Log } from '../../shared/log.js'
@@ -49,11 +50,84 @@ export function clientProblem (err: unknown): Problem | undefined {
  * 0.2–0.5 ms each), and a connection keeps its prepared statements. The texts are few (one per query shape).
  */
 export function statementName (text: string): string {
-  return `geotoken_${createHash('sha256').update(text).digest('base64url').slice(0, 20)}`
+  let name = statementNames.get(text)
+  if (name === undefined) {
+    // Hashing a statement's ~1.5 kB of text for every request cost ~2% of a request's CPU.
+    if (statementNames.size >= 1000) statementNames.clear()
+    name = `geotoken_${createHash('sha256').update(text).digest('base64url').slice(0, 20)}`
+    statementNames.set(text, name)
+  }
+  return name
 }
+const statementNames = new Map<string, string>()
 
 /** The organization setting for the transaction only; a named statement, parsed and planned once per connection. */
 const SET_ORG = (org: string): pg.QueryConfig => ({ name: 'geotoken_set_org', text: 'select set_config($1, $2, true)', values: [ORG_SETTING, org] })
+
+// node-postgres's own conversion of a bind value to its text form (numbers, strings, dates, arrays).
+const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as { prepareValue: (value: unknown) => string | Buffer | null }
+
+/** What OrgScopedRead writes to: node-postgres's connection, its messages of the extended query protocol. */
+interface Wire {
+  stream: { cork?: () => void, uncork?: () => void }
+  parsedStatements: Record<string, string>
+  submittedNamedStatements: Record<string, string>
+  parse: (message: { text: string, name: string, types: never[] }) => void
+  bind: (message: { portal: string, statement: string, values: unknown[], valueMapper: typeof prepareValue }) => void
+  describe: (message: { type: 'P', name: string }) => void
+  execute: (message: { portal: string }) => void
+  sync: () => void
+}
+interface ProtocolHandlers { handleDataRow: (message: unknown) => void, handleCommandComplete: (message: unknown, connection: unknown) => void }
+const queryHandlers = pg.Query.prototype as unknown as ProtocolHandlers
+
+/**
+ * One read statement with the organization set, as one implicit transaction: the setting's and the statement's
+ * Bind/Execute followed by a single Sync. PostgreSQL runs everything up to a Sync in one transaction and ends it
+ * there, so the setting (set_config(..., true)) holds for the statement and is gone after it, as with BEGIN and
+ * COMMIT, which this saves: two of a request's four commands (docs/performance.md). One statement needs no
+ * isolation level: it sees one snapshot. If the setting fails, PostgreSQL skips the statement (it discards
+ * messages until the Sync): fail closed.
+ *
+ * A pg.Query, so that node-postgres accepts it on a pipelined connection; it answers like one (callback with the
+ * statement's result). Statements it names are marked as parsed as node-postgres's own queries mark theirs, so any
+ * failure leaves that bookkeeping unsure: Database.read discards the connection then.
+ */
+class OrgScopedRead extends pg.Query {
+  #settingDone = false
+
+  constructor (org: string, statement: { name: string, text: string, values: unknown[] }, callback: (err: Error | undefined, result: pg.QueryResult) => void) {
+    super({ name: statement.name, text: statement.text, values: statement.values }, callback as never)
+    const setting = SET_ORG(org) as { name: string, text: string, values: unknown[] }
+    // An instance property: @types/pg declares submit as one, so it cannot be overridden as a method.
+    this.submit = (connection: unknown): void => {
+      const wire = connection as Wire
+      const parse = (s: { name: string, text: string }): void => {
+        if (wire.parsedStatements[s.name] !== undefined || wire.submittedNamedStatements[s.name] !== undefined) return
+        wire.parse({ text: s.text, name: s.name, types: [] })
+        wire.submittedNamedStatements[s.name] = s.text
+      }
+      wire.stream.cork?.()
+      try {
+        parse(setting)
+        wire.bind({ portal: '', statement: setting.name, values: setting.values, valueMapper: prepareValue })
+        wire.execute({ portal: '' })
+        parse(statement)
+        wire.bind({ portal: '', statement: statement.name, values: statement.values, valueMapper: prepareValue })
+        wire.describe({ type: 'P', name: '' })
+        wire.execute({ portal: '' })
+        wire.sync()
+      } finally { wire.stream.uncork?.() }
+    }
+  }
+
+  // The setting's own row and completion are not the statement's: its Execute had no Describe, so its row comes first.
+  handleDataRow (message: unknown): void { if (this.#settingDone) queryHandlers.handleDataRow.call(this, message) }
+  handleCommandComplete (message: unknown, connection: unknown): void {
+    if (this.#settingDone) queryHandlers.handleCommandComplete.call(this, message, connection)
+    else this.#settingDone = true
+  }
+}
 
 export class Database {
   readonly pool: pg.Pool
@@ -148,6 +222,7 @@ export class Database {
   async read (org: string, statements: ReadonlyArray<{ text: string, values: unknown[] }>): Promise<pg.QueryResult[]> {
     let client: pg.PoolClient
     try { client = await this.pool.connect() } catch (err) { throw this.#translate(err) }
+    if (statements.length === 1) return [await this.#readOne(client, org, statements[0] as { text: string, values: unknown[] })]
     const sent = [
       client.query('begin isolation level repeatable read read only'),
       client.query(SET_ORG(org)),
@@ -165,6 +240,22 @@ export class Database {
     const err: unknown = failed.reason
     client.release(isUnavailable(err) ? (err instanceof Error ? err : new Error('connection failed')) : undefined)
     throw this.#translate(err)
+  }
+
+  /** One statement with the org setting, one implicit transaction (OrgScopedRead): what most reads are. */
+  async #readOne (client: pg.PoolClient, org: string, statement: { text: string, values: unknown[] }): Promise<pg.QueryResult> {
+    try {
+      const result = await new Promise<pg.QueryResult>((resolve, reject) => {
+        void client.query(new OrgScopedRead(org, { name: statementName(statement.text), ...statement }, (err, res) => { if (err === undefined || err === null) resolve(res); else reject(err) }))
+      })
+      client.release()
+      if (this.#status !== 'ok') void this.probe()
+      return result
+    } catch (err) {
+      // Which of its statements the connection has parsed is unsure after a failure: it is not reused.
+      client.release(err instanceof Error ? err : new Error('read failed'))
+      throw this.#translate(err)
+    }
   }
 
   #translate (err: unknown): unknown {

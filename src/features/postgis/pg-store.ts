@@ -45,8 +45,26 @@ function tagsOf (ifMatch: string | undefined): string[] | null {
 
 const fromRow = (row: { json: string }): PgFeature => new PgFeature(row.json)
 
-/** The features of a page query's one text (TableStatements.page). */
-const pageOf = (page: string | null | undefined): PgFeature[] => page === null || page === undefined ? [] : page.split(FEATURE_SEPARATOR).map(json => new PgFeature(json))
+/**
+ * A page from its query's one text (TableStatements.page): served as that text with commas for separators; the
+ * features are split out only when asked (the items route never asks: a hundred strings and objects fewer).
+ */
+class PgPage implements Page {
+  readonly numberMatched: number
+  readonly numberReturned: number
+  readonly #text: string
+  #items: PgFeature[] | undefined
+  constructor (text: string | null | undefined, numberMatched: number) {
+    this.#text = text ?? ''
+    this.numberMatched = numberMatched
+    let n = this.#text === '' ? 0 : 1
+    for (let at = this.#text.indexOf(FEATURE_SEPARATOR); at !== -1; at = this.#text.indexOf(FEATURE_SEPARATOR, at + 1)) n++
+    this.numberReturned = n
+  }
+
+  get items (): PgFeature[] { return (this.#items ??= this.#text === '' ? [] : this.#text.split(FEATURE_SEPARATOR).map(json => new PgFeature(json))) }
+  get itemsJson (): string { return this.#text.replaceAll(FEATURE_SEPARATOR, ',') }
+}
 
 /**
  * The PostGIS backend. Its org-taking methods serve PgOrgFeatures (forOrg): an OrgId comes only from a verified token.
@@ -116,12 +134,12 @@ export class PgFeatureStore implements FeatureStore {
       // A bbox selects few rows: page and count in one scan; only an empty page needs the count on its own.
       const [result] = await this.#read(org, table.counted(org, q))
       const row = result?.rows[0] as { page: string | null, n: string | null } | undefined
-      if ((row?.page ?? null) !== null || (q.offset === 0 && q.limit > 0)) return { items: pageOf(row?.page), numberMatched: Number(row?.n ?? 0) }
+      if ((row?.page ?? null) !== null || (q.offset === 0 && q.limit > 0)) return new PgPage(row?.page, Number(row?.n ?? 0))
     }
     // Both in one round trip (a page past the last match is simply empty); a window count over every row of an
     // organization would sort them all, the page alone reads only its rows in order.
     const [counted, page] = await this.#read(org, table.count(org, q), table.page(org, q))
-    return { items: pageOf((page?.rows[0] as { page: string | null } | undefined)?.page), numberMatched: Number((counted?.rows[0] as { n: string } | undefined)?.n ?? 0) }
+    return new PgPage((page?.rows[0] as { page: string | null } | undefined)?.page, Number((counted?.rows[0] as { n: string } | undefined)?.n ?? 0))
   }
 
   async get (org: OrgId, collection: string, id: string): Promise<PgFeature | undefined> {

@@ -18,6 +18,13 @@ export const FEATURE_SEPARATOR = '\x1e'
 const MERCATOR = new Set([3857, 3395, 900913, 3785, 102100, 102113])
 const MERCATOR_MAX_LAT = 85.06
 
+/**
+ * How far inside a CRS84 box a feature's box must lie to count as inside without the exact comparison. PostGIS's
+ * boxes are floats rounded outwards, at most one float ulp (1.5e-5 at 180°) beyond the doubles: 1e-4 is clear of both
+ * the feature's and the shrunk box's rounding.
+ */
+const INNER_MARGIN = 1e-4
+
 const INT_RANGE: Record<string, bigint> = { int2: 32767n, int4: 2147483647n, int8: 9223372036854775807n }
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -112,7 +119,13 @@ export class TableStatements {
     const index = `${this.#geom} && ${this.#envelope(b, p)}`
     if (this.info.srid !== 4326) return index
     const box = `${this.#geom}::box3d`
-    return `(${index} and ST_XMin(${box}) <= ${p(b[2])}::float8 and ST_XMax(${box}) >= ${p(b[0])}::float8 and ST_YMin(${box}) <= ${p(b[3])}::float8 and ST_YMax(${box}) >= ${p(b[1])}::float8)`
+    const exact = `ST_XMin(${box}) <= ${p(b[2])}::float8 and ST_XMax(${box}) >= ${p(b[0])}::float8 and ST_YMin(${box}) <= ${p(b[3])}::float8 and ST_YMax(${box}) >= ${p(b[1])}::float8`
+    const [minX, minY, maxX, maxY] = b
+    if (maxX - minX <= 2 * INNER_MARGIN || maxY - minY <= 2 * INNER_MARGIN) return `(${index} and ${exact})`
+    // A feature whose float box lies within the box shrunk by INNER_MARGIN is inside it: no exact comparison (four
+    // box3d casts, ~40 µs of a 100-feature page) for any but those near an edge.
+    const inner = `(select ST_MakeEnvelope(${p(minX + INNER_MARGIN)}::float8, ${p(minY + INNER_MARGIN)}::float8, ${p(maxX - INNER_MARGIN)}::float8, ${p(maxY - INNER_MARGIN)}::float8, 4326))`
+    return `(${index} and (${this.#geom} @ ${inner} or (${exact})))`
   }
 
   #envelope (b: Bbox, p: (v: unknown) => string): string {
@@ -123,7 +136,10 @@ export class TableStatements {
       if (minY > maxY) [minY, maxY] = [maxY, maxY]
     }
     const box = `ST_MakeEnvelope(${p(minX)}::float8, ${p(minY)}::float8, ${p(maxX)}::float8, ${p(maxY)}::float8, 4326)`
-    return this.info.srid === 4326 ? box : `ST_Transform(${box}, ${this.info.srid})`
+    // A scalar subquery: an InitPlan, computed once per execution, that the GiST scan takes as its key. Its value is
+    // hidden from the planner, so a box's size no longer changes the plan and PostgreSQL keeps one generic plan for
+    // the prepared statement after five custom ones, instead of planning every request (docs/performance.md).
+    return `(select ${this.info.srid === 4326 ? box : `ST_Transform(${box}, ${this.info.srid})`})`
   }
 
   count (org: string, q: ItemsQuery): Statement {
