@@ -53,7 +53,7 @@ export interface ItemsQuery {
 
 /** One page, in the collection's stable order (first insertion; a replace keeps its place). */
 export interface Page {
-  items: StoredFeature[]
+  readonly items: StoredFeature[]
   numberMatched: number
   /** The items' JSON joined by commas, when the backend holds a page as one text: served without building `items`. */
   itemsJson?: string

@@ -75,22 +75,32 @@ t.test('the PostGIS store', { skip: skipWithoutPostgis }, async t => {
     } finally { client.release() }
   })
 
-  t.test('a read of one statement (setting and statement in one implicit transaction): that org only, forgotten after', async t => {
+  t.test('a read of one statement (setting and statement in one implicit transaction): that org only, read only, forgotten after', async t => {
     const single = await open({ poolMax: 1 })
-    const bare = { text: 'select org, count(*)::int as n, current_setting(\'geotoken.org\', true) as setting, pg_backend_pid() as pid from geo.sites group by org', values: [] }
+    const bare = { text: 'select pg_backend_pid() as pid, current_setting(\'geotoken.org\', true) as setting, (select coalesce(string_agg(distinct org, \',\'), \'\') from geo.sites) as orgs', values: [] as unknown[] }
+    const one = async (org: string, statement = bare): Promise<{ pid: number, setting: string, orgs: string }> =>
+      (await single.db.read(org, [statement]))[0]?.rows[0] as { pid: number, setting: string, orgs: string }
+    const pids = new Set<number>()
     for (const org of ['acme', 'globex', 'initech', 'acme']) {
-      const rows = (await single.db.read(org, [bare]))[0]?.rows as Array<{ org: string, n: number, setting: string }>
-      t.same(rows.map(r => [r.org, r.setting]), org === 'initech' ? [] : [[org, org]], `${org}: a bare SELECT sees its own rows, with its setting`)
+      const row = await one(org)
+      pids.add(row.pid)
+      t.same([row.setting, row.orgs], [org, org === 'initech' ? '' : org], `${org}: a bare SELECT sees its own rows only, with its setting`)
     }
+    t.equal(pids.size, 1, 'all on the one pooled connection')
     const client = await single.db.pool.connect()
     try {
-      t.equal((await client.query<{ v: string | null }>('select current_setting(\'geotoken.org\', true) as v')).rows[0]?.v ?? '', '', 'the connection has no organization after it')
+      t.equal((await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid, [...pids][0], 'that connection')
+      t.equal((await client.query<{ v: string | null }>('select current_setting(\'geotoken.org\', true) as v')).rows[0]?.v ?? '', '', 'has no organization after the reads')
       t.equal((await client.query('select * from geo.sites')).rowCount, 0, 'and no rows without one')
     } finally { client.release() }
-    const failed = await single.db.read('acme', [{ text: 'select 1 / (count(*) - count(*)) from geo.sites', values: [] }]).then(() => undefined, (err: unknown) => err)
-    t.match(failed, { code: '22012' }, 'a failing statement rejects with the database\'s error')
-    const after = (await single.db.read('globex', [bare]))[0]?.rows as Array<{ org: string }>
-    t.same(after.map(r => r.org), ['globex'], 'and the next read works, on a new connection')
+    await t.rejects(single.db.read('acme', [{ text: 'insert into geo.sites (id, org) values ($1, $2) returning id', values: ['ro1', 'acme'] }]), { code: '25006' }, 'it is read only')
+    const divide = { text: 'select 1 / $1::int as x', values: [1] as unknown[] }
+    await one('acme', divide)
+    const before = (await one('acme')).pid
+    await t.rejects(one('acme', { ...divide, values: [0] }), { code: '22012' }, 'a failing statement rejects with the database\'s error')
+    t.equal((await one('globex')).pid, before, 'and the connection is kept (the statement was parsed before)')
+    await t.rejects(one('ac\u0000me'), 'a setting that fails fails the read')
+    t.same((await one('globex')).orgs, 'globex', 'and the next read works')
   })
 
   t.test('reads: bbox, datetime, equality, paging in a stable order, exact counts, extents of the organization', async t => {

@@ -63,6 +63,9 @@ const statementNames = new Map<string, string>()
 
 /** The organization setting for the transaction only; a named statement, parsed and planned once per connection. */
 const SET_ORG = (org: string): pg.QueryConfig => ({ name: 'geotoken_set_org', text: 'select set_config($1, $2, true)', values: [ORG_SETTING, org] })
+/** The same for a read of one statement, which has no BEGIN to make it read only: the setting does. */
+const SET_ORG_READ_ONLY = (org: string): { name: string, text: string, values: unknown[] } =>
+  ({ name: 'geotoken_set_org_read_only', text: 'select set_config($1, $2, true), set_config(\'transaction_read_only\', \'on\', true)', values: [ORG_SETTING, org] })
 
 // node-postgres's own conversion of a bind value to its text form (numbers, strings, dates, arrays).
 const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as { prepareValue: (value: unknown) => string | Buffer | null }
@@ -78,34 +81,45 @@ interface Wire {
   execute: (message: { portal: string }) => void
   sync: () => void
 }
-interface ProtocolHandlers { handleDataRow: (message: unknown) => void, handleCommandComplete: (message: unknown, connection: unknown) => void }
+interface ProtocolHandlers {
+  handleDataRow: (message: unknown) => void
+  handleCommandComplete: (message: unknown, connection: unknown) => void
+  handleReadyForQuery: (connection: unknown) => void
+}
 const queryHandlers = pg.Query.prototype as unknown as ProtocolHandlers
 
 /**
  * One read statement with the organization set, as one implicit transaction: the setting's and the statement's
- * Bind/Execute followed by a single Sync. PostgreSQL runs everything up to a Sync in one transaction and ends it
- * there, so the setting (set_config(..., true)) holds for the statement and is gone after it, as with BEGIN and
- * COMMIT, which this saves: two of a request's four commands (docs/performance.md). One statement needs no
- * isolation level: it sees one snapshot. If the setting fails, PostgreSQL skips the statement (it discards
- * messages until the Sync): fail closed.
+ * Bind/Execute followed by a single Sync. PostgreSQL runs the messages up to a Sync in one transaction and ends it
+ * there (the protocol's "Pipelining" section), so the setting (set_config(..., true)) holds for the statement and
+ * is gone after it, as with BEGIN and COMMIT, which this saves: two of a read's four commands
+ * (docs/performance.md, PostGIS, change 9). The setting also makes the transaction read only. One statement needs no
+ * isolation level: it sees one snapshot. If the setting fails, PostgreSQL skips the statement (it discards messages
+ * until the Sync): fail closed. Database.read sends it only on a connection in no transaction.
  *
  * A pg.Query, so that node-postgres accepts it on a pipelined connection; it answers like one (callback with the
- * statement's result). Statements it names are marked as parsed as node-postgres's own queries mark theirs, so any
- * failure leaves that bookkeeping unsure: Database.read discards the connection then.
+ * statement's result). node-postgres credits every ParseComplete to a query's one name: this query records the
+ * statements it parsed itself, once the Sync's ReadyForQuery says both were (an error skips ReadyForQuery).
  */
 class OrgScopedRead extends pg.Query {
   #settingDone = false
+  readonly #parsed: Array<{ name: string, text: string }> = []
+  #wire: Wire | undefined
+  /** Whether this query sent a Parse: if it fails, which statements the connection holds is unsure. */
+  get sentParse (): boolean { return this.#parsed.length > 0 }
 
-  constructor (org: string, statement: { name: string, text: string, values: unknown[] }, callback: (err: Error | undefined, result: pg.QueryResult) => void) {
+  constructor (org: string, statement: { name: string, text: string, values: unknown[] }, callback: (err: Error | null | undefined, result: pg.QueryResult) => void) {
     super({ name: statement.name, text: statement.text, values: statement.values }, callback as never)
-    const setting = SET_ORG(org) as { name: string, text: string, values: unknown[] }
+    const setting = SET_ORG_READ_ONLY(org)
     // An instance property: @types/pg declares submit as one, so it cannot be overridden as a method.
     this.submit = (connection: unknown): void => {
       const wire = connection as Wire
+      this.#wire = wire
       const parse = (s: { name: string, text: string }): void => {
         if (wire.parsedStatements[s.name] !== undefined || wire.submittedNamedStatements[s.name] !== undefined) return
         wire.parse({ text: s.text, name: s.name, types: [] })
         wire.submittedNamedStatements[s.name] = s.text
+        this.#parsed.push(s)
       }
       wire.stream.cork?.()
       try {
@@ -126,6 +140,15 @@ class OrgScopedRead extends pg.Query {
   handleCommandComplete (message: unknown, connection: unknown): void {
     if (this.#settingDone) queryHandlers.handleCommandComplete.call(this, message, connection)
     else this.#settingDone = true
+  }
+
+  handleReadyForQuery (connection: unknown): void {
+    for (const s of this.#parsed) {
+      if (this.#wire === undefined) break
+      this.#wire.parsedStatements[s.name] = s.text
+      delete this.#wire.submittedNamedStatements[s.name]
+    }
+    queryHandlers.handleReadyForQuery.call(this, connection)
   }
 }
 
@@ -216,8 +239,8 @@ export class Database {
   }
 
   /**
-   * Reads: BEGIN, the org setting, `statements` and COMMIT sent at once (pipelined), one round trip; the same
-   * transaction and setting as withOrg. The results of `statements`, in order.
+   * Reads, one round trip: one statement as OrgScopedRead; several as BEGIN (repeatable read, so they see the same
+   * rows), the org setting, `statements` and COMMIT sent at once (pipelined). The results of `statements`, in order.
    */
   async read (org: string, statements: ReadonlyArray<{ text: string, values: unknown[] }>): Promise<pg.QueryResult[]> {
     let client: pg.PoolClient
@@ -244,16 +267,25 @@ export class Database {
 
   /** One statement with the org setting, one implicit transaction (OrgScopedRead): what most reads are. */
   async #readOne (client: pg.PoolClient, org: string, statement: { text: string, values: unknown[] }): Promise<pg.QueryResult> {
+    // The setting lasts until the end of the transaction: in an open one (none is ever left open) it would outlive
+    // this read. Fail closed.
+    if (client.getTransactionStatus() !== 'I') {
+      client.release(new Error('a pooled connection was in a transaction'))
+      throw new Error('a pooled connection was in a transaction')
+    }
+    let settle!: (err: Error | null | undefined, res: pg.QueryResult) => void
+    const answered = new Promise<pg.QueryResult>((resolve, reject) => { settle = (err, res) => { if (err === undefined || err === null) resolve(res); else reject(err) } })
+    const read = new OrgScopedRead(org, { ...statement, name: statementName(statement.text) }, settle)
     try {
-      const result = await new Promise<pg.QueryResult>((resolve, reject) => {
-        void client.query(new OrgScopedRead(org, { name: statementName(statement.text), ...statement }, (err, res) => { if (err === undefined || err === null) resolve(res); else reject(err) }))
-      })
+      void client.query(read)
+      const result = await answered
       client.release()
       if (this.#status !== 'ok') void this.probe()
       return result
     } catch (err) {
-      // Which of its statements the connection has parsed is unsure after a failure: it is not reused.
-      client.release(err instanceof Error ? err : new Error('read failed'))
+      // A statement error rolled the implicit transaction back: the connection is clean, unless the database is
+      // away or this read parsed a statement (which of them the connection now holds is unsure).
+      client.release(isUnavailable(err) || read.sentParse ? (err instanceof Error ? err : new Error('read failed')) : undefined)
       throw this.#translate(err)
     }
   }

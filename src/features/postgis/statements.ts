@@ -20,8 +20,8 @@ const MERCATOR_MAX_LAT = 85.06
 
 /**
  * How far inside a CRS84 box a feature's box must lie to count as inside without the exact comparison. PostGIS's
- * boxes are floats rounded outwards, at most one float ulp (1.5e-5 at 180°) beyond the doubles: 1e-4 is clear of both
- * the feature's and the shrunk box's rounding.
+ * boxes are floats rounded outwards, at most one float ulp (1.5e-5 at 180°) beyond the doubles: the shrunk box's
+ * float box stays inside the box itself (a feature's own rounding only makes `@` stricter).
  */
 const INNER_MARGIN = 1e-4
 
@@ -123,7 +123,8 @@ export class TableStatements {
     const [minX, minY, maxX, maxY] = b
     if (maxX - minX <= 2 * INNER_MARGIN || maxY - minY <= 2 * INNER_MARGIN) return `(${index} and ${exact})`
     // A feature whose float box lies within the box shrunk by INNER_MARGIN is inside it: no exact comparison (four
-    // box3d casts, ~40 µs of a 100-feature page) for any but those near an edge.
+    // box3d casts, ~40 µs of a 100-feature page) for any but those near an edge. `&&` stays first: it is false for
+    // an EMPTY geometry, which `@` counts as inside anything.
     const inner = `(select ST_MakeEnvelope(${p(minX + INNER_MARGIN)}::float8, ${p(minY + INNER_MARGIN)}::float8, ${p(maxX - INNER_MARGIN)}::float8, ${p(maxY - INNER_MARGIN)}::float8, 4326))`
     return `(${index} and (${this.#geom} @ ${inner} or (${exact})))`
   }
@@ -137,8 +138,9 @@ export class TableStatements {
     }
     const box = `ST_MakeEnvelope(${p(minX)}::float8, ${p(minY)}::float8, ${p(maxX)}::float8, ${p(maxY)}::float8, 4326)`
     // A scalar subquery: an InitPlan, computed once per execution, that the GiST scan takes as its key. Its value is
-    // hidden from the planner, so a box's size no longer changes the plan and PostgreSQL keeps one generic plan for
-    // the prepared statement after five custom ones, instead of planning every request (docs/performance.md).
+    // hidden from the planner, so a box's size no longer changes the plan, and PostgreSQL chose a generic plan for
+    // the prepared statement after five custom ones (in the benchmark) instead of planning every request
+    // (docs/performance.md, PostGIS, change 10). A whole-world box is then an index scan too, not a sequential one.
     return `(select ${this.info.srid === 4326 ? box : `ST_Transform(${box}, ${this.info.srid})`})`
   }
 
