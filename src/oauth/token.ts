@@ -55,6 +55,8 @@ export default async function tokenRoute (app: FastifyInstance, opts: TokenRoute
       if (!await opts.refreshTokens.recordAccessToken(minted.familyId, claims.jti, (claims.exp + opts.clockToleranceS) * 1000)) {
         deniedAtIssue = 'the refresh token family was revoked while this request rotated it: these tokens are denied already'
       }
+      // The token replaced is spent last: if the store failed before this (a 503), the client's retry still works.
+      await family?.spend()
       refreshToken = minted.token
     }
     const key = app.keys.view.signing

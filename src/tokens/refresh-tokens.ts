@@ -15,7 +15,13 @@ export const hashRefreshToken = (token: string): string => createHash('sha256').
 /** On reuse, `revokedAccessTokens` are the family's access tokens, already on the deny-list (for the audit line). */
 export type RotateResult =
   | { ok: true, grant: RefreshGrant, familyId: string, familyExpiresAtMs: number }
-  | { ok: false, reason: 'unknown' | 'expired' | 'revoked' | 'wrong_client' | 'reused', revokedAccessTokens?: FamilyAccessToken[] }
+  | RotateRefusal
+export interface RotateRefusal { ok: false, reason: 'unknown' | 'expired' | 'revoked' | 'wrong_client' | 'reused', revokedAccessTokens?: FamilyAccessToken[] }
+
+/** A rotation checked but not yet done: `spend` spends the token (undefined) or finds it reused (the family revoked). */
+export type PendingRotation =
+  | { ok: true, grant: RefreshGrant, familyId: string, familyExpiresAtMs: number, spend: () => Promise<RotateRefusal | undefined> }
+  | RotateRefusal
 
 /** Refresh-token rules (RFC 6749 §6, OAuth 2.0 Security BCP §4.14.2) over any backend's RefreshFamilies. */
 export class RefreshTokens {
@@ -50,6 +56,18 @@ export class RefreshTokens {
    * longer has): a refused refresh leaves the token usable, so the client can retry with what it may still ask.
    */
   async rotate (token: string, clientId: string, nowMs: number, check?: (grant: RefreshGrant) => void): Promise<RotateResult> {
+    const pending = await this.begin(token, clientId, nowMs, check)
+    if (!pending.ok) return pending
+    const { spend, ...rotated } = pending
+    return (await spend()) ?? rotated
+  }
+
+  /**
+   * rotate() in two steps: the checks now, the spending when the caller calls `spend`. The token endpoint stores the
+   * successor and the new access token first and spends last: a store that fails midway (Redis going away) then
+   * leaves the old token unspent, and the client's retry of that 503 works instead of counting as a reuse.
+   */
+  async begin (token: string, clientId: string, nowMs: number, check?: (grant: RefreshGrant) => void): Promise<PendingRotation> {
     const record = await this.#store.get(hashRefreshToken(token))
     if (record === undefined) return { ok: false, reason: 'unknown' }
     // Bound to its client (RFC 6749 §10.4): another client presenting it learns nothing and spends nothing.
@@ -62,8 +80,8 @@ export class RefreshTokens {
     const { clientId: c, org, subject, scope, issuer } = record
     const grant: RefreshGrant = { clientId: c, org, subject, scope, ...(issuer === undefined ? {} : { issuer }) }
     check?.(grant)
-    if (!await this.#store.markUsed(record.hash)) return await this.#reused(record.familyId)
-    return { ok: true, grant, familyId: record.familyId, familyExpiresAtMs: record.familyExpiresAtMs }
+    const spend = async (): Promise<RotateRefusal | undefined> => await this.#store.markUsed(record.hash) ? undefined : await this.#reused(record.familyId)
+    return { ok: true, grant, familyId: record.familyId, familyExpiresAtMs: record.familyExpiresAtMs, spend }
   }
 
   /**
@@ -75,7 +93,7 @@ export class RefreshTokens {
   }
 
   // OAuth 2.0 Security BCP §4.14.2: a replayed refresh token leaked; nothing of its family stays valid.
-  async #reused (familyId: string): Promise<RotateResult> {
+  async #reused (familyId: string): Promise<RotateRefusal> {
     return { ok: false, reason: 'reused', revokedAccessTokens: await this.#store.revokeFamily(familyId) }
   }
 

@@ -10,6 +10,7 @@ import { loadConfig } from '../../src/config.js'
 import { disableClient } from '../../src/clients/registry.js'
 import { updateClients } from '../../src/clients/store.js'
 import { memoryBackend } from '../../src/tokens/backend.js'
+import { TokenStateUnavailable } from '../../src/shared/errors.js'
 import { basic, build, decodePart, form, type Built, type TestClient } from '../helpers/app.js'
 import { assertion, JWT_BEARER, startIdp, trustedFile, type Idp } from '../helpers/idp.js'
 
@@ -116,4 +117,29 @@ t.test('a disabled client\'s refresh tokens stop working: refresh, revocation an
     t.equal(res.statusCode, 401, `${name}: 401`)
     t.equal(res.json().error, 'invalid_client', `${name}: invalid_client`)
   }
+})
+
+t.test('a refresh that fails while storing its successor (a 503) leaves the token it replaces usable: the retry works, no reuse is seen', async t => {
+  // The real in-memory store, with its access-token record failing as a store that went away fails (what Redis
+  // going down midway did in test/e2e/several-instances.test.ts): the token replaced is spent only after that.
+  const state = memoryBackend()
+  t.teardown(async () => { await state.close() })
+  const families = state.refreshFamilies
+  let failures = 0
+  const record = families.addAccessToken.bind(families)
+  families.addAccessToken = async (...args) => {
+    if (failures-- > 0) throw new TokenStateUnavailable('injected: the store went away')
+    return await record(...args)
+  }
+  const { idp, fed } = await setup(t, { tokenState: state })
+  const first = (await fed.exchange(await assertion(idp))).json() as Tokens
+  failures = 1
+  const failed = await fed.refresh(first.refresh_token)
+  t.equal(failed.statusCode, 503, 'the refresh answers 503')
+  t.equal(failed.json().error, 'temporarily_unavailable')
+  const retried = await fed.refresh(first.refresh_token)
+  t.equal(retried.statusCode, 200, 'the retry with the same token succeeds')
+  const next = (retried.json() as Tokens).refresh_token
+  t.equal((await fed.refresh(next)).statusCode, 200, 'and its successor works: the family was not revoked')
+  t.equal((await fed.refresh(first.refresh_token)).json().error_description, 'the refresh token was already used; its whole family is now revoked', 'a real reuse is still seen')
 })

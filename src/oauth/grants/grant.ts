@@ -9,9 +9,10 @@ export interface GrantResult {
   scope: string
   /**
    * Set when a refresh token is to be issued: its scope, the identity provider that vouched for the subject
-   * (jwt-bearer), and the family it continues (a rotation).
+   * (jwt-bearer), and the family it continues (a rotation), with `spend`, which the token endpoint calls once the
+   * successor is stored: it spends the token replaced, or throws if that was reused.
    */
-  refresh?: { scope: string, issuer?: string, family?: { id: string, expiresAtMs: number } }
+  refresh?: { scope: string, issuer?: string, family?: { id: string, expiresAtMs: number, spend: () => Promise<void> } }
 }
 
 /**

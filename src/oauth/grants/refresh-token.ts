@@ -3,7 +3,7 @@
 import { OAuthError } from '../../shared/errors.js'
 import type { Client } from '../../clients/registry.js'
 import { mayGrantOrg, type TrustedIssuer } from '../trusted-issuers.js'
-import type { RefreshTokens } from '../../tokens/refresh-tokens.js'
+import type { RefreshTokens, RotateRefusal } from '../../tokens/refresh-tokens.js'
 import type { RefreshGrant } from '../../tokens/state.js'
 import type { Log } from '../../shared/log.js'
 import { audit } from '../../shared/audit.js'
@@ -54,21 +54,23 @@ export function refreshToken (opts: RefreshGrantOptions): Grant<RefreshTokenPara
       if (params.refresh_token === undefined) throw new OAuthError('invalid_request', 'missing parameter refresh_token')
       let scope = ''
       // Checked before the token is spent: a refusal here leaves it usable for a request the client may still make.
-      const result = await opts.refreshTokens.rotate(params.refresh_token, client.client_id, nowMs, grant => { scope = scopeNow(grant, client, issuers, params.scope) })
-      if (!result.ok) {
-        if (result.reason === 'reused') {
+      const result = await opts.refreshTokens.begin(params.refresh_token, client.client_id, nowMs, grant => { scope = scopeNow(grant, client, issuers, params.scope) })
+      const refuse = (refusal: RotateRefusal): never => {
+        if (refusal.reason === 'reused') {
           // OAuth 2.0 Security BCP §4.14.2: the family is revoked and its access tokens denied (src/tokens/refresh-tokens.ts).
-          audit(opts.log, 'token.refresh_reused', { client_id: client.client_id, org: client.org, detail: `family revoked with ${result.revokedAccessTokens?.length ?? 0} access tokens` })
+          audit(opts.log, 'token.refresh_reused', { client_id: client.client_id, org: client.org, detail: `family revoked with ${refusal.revokedAccessTokens?.length ?? 0} access tokens` })
         }
-        throw new OAuthError('invalid_grant', REASONS[result.reason], 400, result.reason)
+        throw new OAuthError('invalid_grant', REASONS[refusal.reason], 400, refusal.reason)
       }
+      if (!result.ok) return refuse(result)
       const { grant } = result
+      const spend = async (): Promise<void> => { const refusal = await result.spend(); if (refusal !== undefined) refuse(refusal) }
       // §6: the new refresh token keeps the grant's scope as it was; each refresh narrows the access token anew.
       return {
         subject: grant.subject,
         org: grant.org,
         scope,
-        refresh: { scope: grant.scope, ...(grant.issuer === undefined ? {} : { issuer: grant.issuer }), family: { id: result.familyId, expiresAtMs: result.familyExpiresAtMs } }
+        refresh: { scope: grant.scope, ...(grant.issuer === undefined ? {} : { issuer: grant.issuer }), family: { id: result.familyId, expiresAtMs: result.familyExpiresAtMs, spend } }
       }
     }
   }
