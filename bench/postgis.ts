@@ -3,8 +3,10 @@
 // the embedded store holding the same points, in the same run: two apps in this process, autocannon loading each in
 // turn (interleaved rounds, median). Then EXPLAIN ANALYZE of the items query as the service's role runs it.
 // Needs PostgreSQL 15 + PostGIS (a throwaway cluster is started, as the tests do) and runs as root or postgres.
-// Options (environment): N=1000000 BENCH_DURATION_S=10 BENCH_ROUNDS=3 BENCH_CONNECTIONS=16 BENCH_POOL=8, and
-// BENCH_CLUSTER=1 to rewrite the table in the order of its GiST index first (CLUSTER, docs/postgis.md).
+// Options (environment): N=1000000 BENCH_DURATION_S=10 BENCH_ROUNDS=3 BENCH_CONNECTIONS=16 BENCH_POOL=8,
+// BENCH_SHARED=2 (DATABASE_SHARED_CONNECTIONS; a comma-separated list such as 2,0 runs one PostGIS app per value, in the
+// same rounds, and the first is the one compared with the target), and BENCH_CLUSTER=1 to rewrite the table in the order
+// of its GiST index first (CLUSTER, docs/postgis.md).
 import autocannon from 'autocannon'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
@@ -31,6 +33,7 @@ const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16)
 const POOL = Number(process.env.BENCH_POOL ?? 8)
+const SHARED = (process.env.BENCH_SHARED ?? '2').split(',').map(Number)
 const TARGET = { ratio: 0.5, p99Ms: 50 }
 const ROLE = 'geotoken'
 const PASSWORD = 'bench-role-password'
@@ -101,11 +104,12 @@ async function start (env: Record<string, string>, deps = {}): Promise<{ app: Fa
   cleanups.push(async () => { await app.close() })
   return { app, port: (app.server.address() as { port: number }).port }
 }
-const apps = {
-  embedded: await start({}, { featureStore: embedded }),
-  postgis: await start({ FEATURE_STORE: 'postgis', DATABASE_URL: cluster.urlFor(ROLE, PASSWORD), FEATURE_COLLECTIONS_FILE: collectionsFile, DATABASE_POOL_MAX: String(POOL) })
-}
-const tokenRes = await apps.embedded.app.inject({
+const postgisEnv = { FEATURE_STORE: 'postgis', DATABASE_URL: cluster.urlFor(ROLE, PASSWORD), FEATURE_COLLECTIONS_FILE: collectionsFile, DATABASE_POOL_MAX: String(POOL) }
+const apps = new Map([['embedded', await start({}, { featureStore: embedded })]])
+for (const shared of SHARED) apps.set(`postgis, shared ${shared}`, await start({ ...postgisEnv, DATABASE_SHARED_CONNECTIONS: String(shared) }))
+const [EMBEDDED, POSTGIS] = [...apps.keys()] as [string, string]
+const app = (name: string): { app: FastifyInstance, port: number } => apps.get(name) as { app: FastifyInstance, port: number }
+const tokenRes = await app(EMBEDDED).app.inject({
   method: 'POST', url: '/oauth/token', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${acme?.client_id}:${acme?.client_secret}`).toString('base64')}` },
   payload: 'grant_type=client_credentials&scope=features:read'
 })
@@ -123,7 +127,7 @@ const headers = { authorization: `Bearer ${token}` }
 // Both backends must give the same answers (the features, not the timeStamp or the formatting).
 let returned = 0
 for (const path of paths.slice(0, 20)) {
-  const [a, b] = await Promise.all([apps.embedded, apps.postgis].map(async s => (await s.app.inject({ url: path, headers })).json() as { numberMatched: number, features: Array<{ id: string }> }))
+  const [a, b] = await Promise.all([app(EMBEDDED), app(POSTGIS)].map(async s => (await s.app.inject({ url: path, headers })).json() as { numberMatched: number, features: Array<{ id: string }> }))
   if (a === undefined || b === undefined || a.numberMatched !== b.numberMatched || a.features.map(f => f.id).join() !== b.features.map(f => f.id).join()) {
     await cleanup()
     throw new Error(`the backends disagree on ${path}: ${a?.numberMatched} ${a?.features.map(f => f.id).join()} vs ${b?.numberMatched} ${b?.features.map(f => f.id).join()}`)
@@ -161,25 +165,29 @@ async function measure (port: number): Promise<Measurement> {
     nodeUs: (cpu.user + cpu.system) / n, dbUs: db * 1000 / n
   }
 }
-const results: Record<'embedded' | 'postgis', Measurement[]> = { embedded: [], postgis: [] }
-for (const name of ['embedded', 'postgis'] as const) await measure(apps[name].port) // warm-up
+const names = [...apps.keys()]
+const results = new Map<string, Measurement[]>(names.map(name => [name, []]))
+for (const name of names) await measure(app(name).port) // warm-up
 for (let round = 0; round < ROUNDS; round++) {
-  for (const name of (round % 2 === 0 ? ['embedded', 'postgis'] : ['postgis', 'embedded']) as Array<'embedded' | 'postgis'>) {
-    const m = await measure(apps[name].port)
-    results[name].push(m)
-    console.log(`round ${round + 1} ${name.padEnd(8)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  errors ${m.errors}  CPU per request: this process ${m.nodeUs.toFixed(0)} µs, PostgreSQL ${m.dbUs.toFixed(0)} µs`)
+  for (const name of round % 2 === 0 ? names : [...names].reverse()) {
+    const m = await measure(app(name).port)
+    results.get(name)?.push(m)
+    console.log(`round ${round + 1} ${name.padEnd(18)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  errors ${m.errors}  CPU per request: this process ${m.nodeUs.toFixed(0)} µs, PostgreSQL ${m.dbUs.toFixed(0)} µs`)
   }
 }
-const summary = (name: 'embedded' | 'postgis') => ({
-  rps: median(results[name].map(m => m.rps)), p50: median(results[name].map(m => m.p50)), p99: median(results[name].map(m => m.p99)),
-  nodeUs: median(results[name].map(m => m.nodeUs)), dbUs: median(results[name].map(m => m.dbUs))
-})
-const e = summary('embedded')
-const p = summary('postgis')
+const summary = (name: string): Omit<Measurement, 'errors'> => {
+  const of = results.get(name) ?? []
+  return { rps: median(of.map(m => m.rps)), p50: median(of.map(m => m.p50)), p99: median(of.map(m => m.p99)), nodeUs: median(of.map(m => m.nodeUs)), dbUs: median(of.map(m => m.dbUs)) }
+}
+const e = summary(EMBEDDED)
 console.log(`\nguarded items, bbox of ~100 features, ${CONNECTIONS} connections, ${DURATION_S} s x ${ROUNDS} rounds (median), pool ${POOL}, load ${loadavg().map(l => l.toFixed(1)).join(' ')}:`)
-console.log('| backend | req/s | p50 ms | p99 ms | CPU µs per request: this process (service + autocannon) | PostgreSQL |\n|---|---|---|---|---|---|')
-for (const [name, m] of [['embedded', e], ['postgis', p]] as const) console.log(`| ${name} | ${m.rps.toFixed(0)} | ${m.p50} | ${m.p99} | ${m.nodeUs.toFixed(0)} | ${m.dbUs.toFixed(0)} |`)
-console.log(`postgis/embedded req/s: ${(p.rps / e.rps).toFixed(2)} (target >= ${TARGET.ratio}); postgis p99 ${p.p99} ms (target < ${TARGET.p99Ms} ms)`)
+console.log('| backend | req/s | ratio to embedded | p50 ms | p99 ms | CPU µs per request: this process (service + autocannon) | PostgreSQL |\n|---|---|---|---|---|---|---|')
+for (const name of names) {
+  const m = summary(name)
+  console.log(`| ${name} | ${m.rps.toFixed(0)} | ${(m.rps / e.rps).toFixed(2)} | ${m.p50} | ${m.p99} | ${m.nodeUs.toFixed(0)} | ${m.dbUs.toFixed(0)} |`)
+}
+const p = summary(POSTGIS)
+console.log(`${POSTGIS}/embedded req/s: ${(p.rps / e.rps).toFixed(2)} (target >= ${TARGET.ratio}); p99 ${p.p99} ms (target < ${TARGET.p99Ms} ms)`)
 
 // 4. What the planner does with the items query (a bbox: page and count in one statement), run as the service runs
 // it: the role, RLS, the org setting.

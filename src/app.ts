@@ -107,7 +107,7 @@ export const geotoken = fp(async function geotoken (app: FastifyInstance, { conf
     // Loaded only when chosen: the default start does not pay for the PostgreSQL client.
     const { PgFeatureStore } = await import('./features/postgis/pg-store.js')
     const opened = await PgFeatureStore.open({
-      url: config.DATABASE_URL, collectionsFile: config.FEATURE_COLLECTIONS_FILE, poolMax: config.DATABASE_POOL_MAX, timeoutMs: config.DATABASE_TIMEOUT_MS, log: app.log
+      url: config.DATABASE_URL, collectionsFile: config.FEATURE_COLLECTIONS_FILE, poolMax: config.DATABASE_POOL_MAX, sharedConnections: config.DATABASE_SHARED_CONNECTIONS, timeoutMs: config.DATABASE_TIMEOUT_MS, log: app.log
     })
     app.addHook('onClose', async () => { await opened.close() })
     given = opened

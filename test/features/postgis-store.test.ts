@@ -3,6 +3,7 @@
 import t from 'tap'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { performance } from 'node:perf_hooks'
 import { join } from 'node:path'
 import { PgFeatureStore } from '../../src/features/postgis/pg-store.js'
 import type { Problem } from '../../src/shared/errors.js'
@@ -101,6 +102,65 @@ t.test('the PostGIS store', { skip: skipWithoutPostgis }, async t => {
     t.equal((await one('globex')).pid, before, 'and the connection is kept (the statement was parsed before)')
     await t.rejects(one('ac\u0000me'), 'a setting that fails fails the read')
     t.same((await one('globex')).orgs, 'globex', 'and the next read works')
+  })
+
+  t.test('one-statement reads of many requests share a connection (pipelined): each sees its own organization only', async t => {
+    const two = await open({ poolMax: 2 }) // one shared connection, one pooled
+    const bare = { text: 'select pg_backend_pid() as pid, current_setting(\'geotoken.org\', true) as setting, (select coalesce(string_agg(distinct org, \',\'), \'\') from geo.sites) as orgs', values: [] as unknown[] }
+    const divide = { text: 'select 1 / $1::int as x', values: [0] as unknown[] }
+    const first = (await two.db.read('acme', [bare]))[0]?.rows[0] as { pid: number }
+    await t.rejects(two.db.read('acme', [divide]), { code: '22012' }, 'a statement error (parsed in this read: the connection is replaced)')
+    t.same((await two.db.read('acme', [{ ...divide, values: [1] }]))[0]?.rows, [{ x: 1 }], 'parsed on the new connection')
+    const shared = (await two.db.read('acme', [bare]))[0]?.rows[0] as { pid: number }
+    t.not(shared.pid, first.pid, 'a read that failed after a Parse dropped the shared connection; the next read opened another')
+    const orgs = ['acme', 'globex', 'initech']
+    // Eight at a time (the most one shared connection takes): all sent in one turn of the event loop.
+    for (let round = 0; round < 5; round++) {
+      const answers = await Promise.allSettled(Array.from({ length: 8 }, async (_, i) => {
+        const org = orgs[(round + i) % 3] as string
+        if (i === 3) return await two.db.read(org, [divide])
+        return { org, row: (await two.db.read(org, [bare]))[0]?.rows[0] as { pid: number, setting: string, orgs: string } }
+      }))
+      answers.forEach((a, i) => {
+        if (i === 3) { t.match(a, { status: 'rejected', reason: { code: '22012' } }, `round ${round}: the failing read fails alone`); return }
+        const { org, row } = (a as PromiseFulfilledResult<{ org: string, row: { pid: number, setting: string, orgs: string } }>).value
+        t.same([row.pid, row.setting, row.orgs], [shared.pid, org, org === 'initech' ? '' : org], `round ${round}, read ${i} (${org}): on the shared connection, its setting, its rows`)
+      })
+    }
+    const connections = await cluster.admin('select count(*)::int as n from pg_stat_activity where usename = $1 and application_name = $2', [ROLE, 'geotoken'])
+    t.ok((connections.rows[0] as { n: number }).n >= 1, 'the connections are there to count')
+    const client = await two.db.pool.connect()
+    try {
+      t.not((await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid, shared.pid, 'the pooled connection is another one')
+    } finally { client.release() }
+  })
+
+  t.test('a pipelined read that fails before its Parse: the read behind it that needed that statement answers 503, the next read works', async t => {
+    const two = await open({ poolMax: 2 })
+    const bare = { text: 'select pg_backend_pid() as pid', values: [] as unknown[] }
+    const before = (await two.db.read('acme', [bare]))[0]?.rows[0] as { pid: number }
+    const unparsed = { text: 'select $1::int + 1 as y', values: [1] as unknown[] }
+    // The first read's setting fails (a NUL byte), so PostgreSQL skips its Parse; the second only binds the statement.
+    const [failed, behind] = await Promise.allSettled([two.db.read('ac\u0000me', [unparsed]), two.db.read('acme', [unparsed])])
+    t.equal(failed.status, 'rejected', 'the read whose setting failed fails')
+    t.match(behind, { status: 'rejected', reason: { code: 'APP_FEATURES_DATABASE_UNAVAILABLE', statusCode: 503 } }, 'the one behind it: 503, to retry')
+    t.same((await two.db.read('acme', [unparsed]))[0]?.rows, [{ y: 2 }], 'a retry parses again')
+    t.not(((await two.db.read('acme', [bare]))[0]?.rows[0] as { pid: number }).pid, before.pid, 'on a new shared connection')
+  })
+
+  t.test('a shared connection does not take reads behind a slow one: they go to a pooled connection', async t => {
+    const two = await open({ poolMax: 2 })
+    const pid = { text: 'select pg_backend_pid() as pid', values: [] as unknown[] }
+    const shared = ((await two.db.read('acme', [pid]))[0]?.rows[0] as { pid: number }).pid
+    const slow = two.db.read('acme', [{ text: 'select pg_sleep(0.3), pg_backend_pid() as pid', values: [] }])
+    await new Promise(resolve => setTimeout(resolve, 50))
+    const t0 = performance.now()
+    const other = ((await two.db.read('acme', [pid]))[0]?.rows[0] as { pid: number }).pid
+    t.not(other, shared, 'another connection')
+    t.ok(performance.now() - t0 < 250, 'not held up by the slow read')
+    t.equal(((await slow)[0]?.rows[0] as { pid: number }).pid, shared, 'the slow read ran on the shared connection')
+    const extent = await two.db.read('acme', [pid], { exclusive: true })
+    t.not((extent[0]?.rows[0] as { pid: number }).pid, shared, 'an exclusive read takes a pooled connection')
   })
 
   t.test('reads: bbox, datetime, equality, paging in a stable order, exact counts, extents of the organization', async t => {
@@ -235,13 +295,16 @@ t.test('the PostGIS store', { skip: skipWithoutPostgis }, async t => {
   t.test('while the database is away: a typed 503 error, status database-unreachable; then back by itself', async t => {
     const own = await open({ timeoutMs: 1000 })
     t.equal(await own.db.probe(), 'ok')
+    t.ok(await own.get(o('acme'), 'sites', 'a1'), 'a read on the shared connection')
     await cluster.stop()
     try {
       await t.rejects(own.list(o('acme'), 'sites', q()), { code: 'APP_FEATURES_DATABASE_UNAVAILABLE', statusCode: 503 })
+      await t.rejects(own.get(o('acme'), 'sites', 'a1'), { code: 'APP_FEATURES_DATABASE_UNAVAILABLE', statusCode: 503 }, 'and one that would take a shared connection')
       t.equal(own.status(), 'database-unreachable')
       await t.rejects(own.create(o('acme'), 'sites', { type: 'Feature', geometry: null, properties: {} }), { code: 'APP_FEATURES_DATABASE_UNAVAILABLE' })
     } finally { await cluster.start() }
     t.equal(await own.db.probe(), 'ok', 'a probe finds it again')
     t.equal((await own.list(o('acme'), 'sites', q())).numberMatched, 3)
+    t.ok(await own.get(o('acme'), 'sites', 'a1'), 'a new shared connection')
   })
 })

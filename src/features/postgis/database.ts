@@ -1,7 +1,9 @@
 // Owns the connection to the feature database: a bounded pool, one transaction per request with the organization
-// set for that transaction only, errors of the connection as APP_FEATURES_DATABASE_UNAVAILABLE, and readiness.
+// set for that transaction only, a few connections shared by one-statement reads, errors of the connection as
+// APP_FEATURES_DATABASE_UNAVAILABLE, and readiness.
 import { createHash } from 'node:crypto'
 import { createRequire } from 'node:module'
+import { performance } from 'node:perf_hooks'
 import pg from 'pg'
 import { DatabaseUnavailable, Problem } from '../../shared/errors.js'
 import type { Log } from '../../shared/log.js'
@@ -9,8 +11,13 @@ import { ORG_SETTING } from './identifiers.js'
 
 export interface DatabaseOptions {
   url: string
-  /** Connections at most: requests beyond wait for one, up to `timeoutMs`. */
+  /** Connections at most, shared ones included: requests beyond wait for one, up to `timeoutMs`. */
   poolMax: number
+  /**
+   * How many of them carry the one-statement reads of many requests at once (SharedConnections); at most
+   * poolMax - 1, so that writes keep a pooled one. Default: a quarter of poolMax, rounded up.
+   */
+  sharedConnections?: number | undefined
   /** statement_timeout, and how long a request waits for a pooled connection. */
   timeoutMs: number
   /** How often readiness is probed (select 1); 0 = never (tests drive it). */
@@ -20,8 +27,12 @@ export interface DatabaseOptions {
 
 export type DatabaseStatus = 'ok' | 'database-unreachable'
 
-/** SQLSTATE classes and codes that mean "the database is not there (or not now)", not "the request is wrong". */
-const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300', '53400', '57014', '40001', '40P01', '55P03'])
+/**
+ * SQLSTATE classes and codes that mean "the database is not there (or not now)", not "the request is wrong". 26000
+ * (no such prepared statement): a pipelined read that failed before its Parse took a later read's statement with it;
+ * the connection is dropped and a retry parses again.
+ */
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300', '53400', '57014', '40001', '40P01', '55P03', '26000'])
 const UNAVAILABLE_NODE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'])
 
 /** Whether `err` means the database could not answer: then the request is refused with 503 + Retry-After. */
@@ -72,7 +83,7 @@ const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as { 
 
 /** What OrgScopedRead writes to: node-postgres's connection, its messages of the extended query protocol. */
 interface Wire {
-  stream: { cork?: () => void, uncork?: () => void }
+  stream: { cork?: () => void, uncork?: () => void, writableCorked?: number }
   parsedStatements: Record<string, string>
   submittedNamedStatements: Record<string, string>
   parse: (message: { text: string, name: string, types: never[] }) => void
@@ -95,7 +106,11 @@ const queryHandlers = pg.Query.prototype as unknown as ProtocolHandlers
  * is gone after it, as with BEGIN and COMMIT, which this saves: two of a read's four commands
  * (docs/performance.md, PostGIS, change 9). The setting also makes the transaction read only. One statement needs no
  * isolation level: it sees one snapshot. If the setting fails, PostgreSQL skips the statement (it discards messages
- * until the Sync): fail closed. Database.read sends it only on a connection in no transaction.
+ * until the Sync): fail closed. Database.read sends it only on a connection in no transaction, or on a shared one,
+ * which carries nothing else: each read there is its own transaction, whatever came before it on the wire.
+ *
+ * The messages of all reads submitted to a connection in one turn of the event loop go out in one write (corked
+ * until setImmediate): on a shared connection, one wake-up of its PostgreSQL backend for several requests.
  *
  * A pg.Query, so that node-postgres accepts it on a pipelined connection; it answers like one (callback with the
  * statement's result). node-postgres credits every ParseComplete to a query's one name: this query records the
@@ -121,17 +136,19 @@ class OrgScopedRead extends pg.Query {
         wire.submittedNamedStatements[s.name] = s.text
         this.#parsed.push(s)
       }
-      wire.stream.cork?.()
-      try {
-        parse(setting)
-        wire.bind({ portal: '', statement: setting.name, values: setting.values, valueMapper: prepareValue })
-        wire.execute({ portal: '' })
-        parse(statement)
-        wire.bind({ portal: '', statement: statement.name, values: statement.values, valueMapper: prepareValue })
-        wire.describe({ type: 'P', name: '' })
-        wire.execute({ portal: '' })
-        wire.sync()
-      } finally { wire.stream.uncork?.() }
+      const stream = wire.stream
+      if (stream.cork !== undefined && stream.uncork !== undefined && stream.writableCorked === 0) {
+        stream.cork()
+        setImmediate(stream.uncork.bind(stream))
+      }
+      parse(setting)
+      wire.bind({ portal: '', statement: setting.name, values: setting.values, valueMapper: prepareValue })
+      wire.execute({ portal: '' })
+      parse(statement)
+      wire.bind({ portal: '', statement: statement.name, values: statement.values, valueMapper: prepareValue })
+      wire.describe({ type: 'P', name: '' })
+      wire.execute({ portal: '' })
+      wire.sync()
     }
   }
 
@@ -152,8 +169,76 @@ class OrgScopedRead extends pg.Query {
   }
 }
 
+/**
+ * Connections that carry the one-statement reads (OrgScopedRead) of many requests at once, pipelined: a pooled
+ * connection serves one request per round trip, and on a loaded machine each round trip is a wake-up of a
+ * PostgreSQL backend and a write of a few hundred bytes (docs/performance.md, PostGIS, change 13). Reads on one
+ * connection run one after the other, so a slow one holds up those behind it: a read takes the least busy shared
+ * connection that has fewer than MAX_IN_FLIGHT reads under way and none under way for longer than SLOW_MS, and
+ * otherwise a pooled connection, as do reads known to be long (Database.read's `exclusive`). A connection is opened
+ * on first use and dropped when it fails, or when a read on it failed after parsing (which statements it holds is
+ * then unsure).
+ */
+class SharedConnections {
+  static readonly MAX_IN_FLIGHT = 8
+  static readonly SLOW_MS = 10
+  readonly #open: SharedConnection[] = []
+  readonly #count: number
+  readonly #config: pg.ClientConfig
+  readonly #onError: (err: unknown) => void
+
+  constructor (count: number, config: pg.ClientConfig, onError: (err: unknown) => void) {
+    this.#count = count
+    this.#config = config
+    this.#onError = onError
+  }
+
+  /** The least busy shared connection with room, or undefined (then a pooled one). */
+  take (): SharedConnection | undefined {
+    if (this.#open.length < this.#count) return this.#connect()
+    const now = performance.now()
+    let least: SharedConnection | undefined
+    for (const c of this.#open) {
+      const oldest = c.sentAt[0]
+      if (c.sentAt.length >= SharedConnections.MAX_IN_FLIGHT || (oldest !== undefined && now - oldest > SharedConnections.SLOW_MS)) continue
+      if (least === undefined || c.sentAt.length < least.sentAt.length) least = c
+    }
+    return least
+  }
+
+  #connect (): SharedConnection {
+    const client = new pg.Client(this.#config)
+    const connection: SharedConnection = { client, sentAt: [], ready: client.connect().then(() => {}) }
+    connection.ready.catch(() => { this.drop(connection) })
+    // A connection that dies must not crash the process; its reads fail (503) and the next read opens another.
+    client.on('error', err => { this.#onError(err); this.drop(connection) })
+    client.on('end', () => { this.drop(connection) })
+    this.#open.push(connection)
+    return connection
+  }
+
+  /** No new read goes to `connection`; the reads already sent on it finish first (pipelined end). */
+  drop (connection: SharedConnection): void {
+    const at = this.#open.indexOf(connection)
+    if (at === -1) return
+    this.#open.splice(at, 1)
+    connection.client.end().catch(() => {})
+  }
+
+  async close (): Promise<void> {
+    await Promise.all(this.#open.splice(0).map(async c => { await c.client.end().catch(() => {}) }))
+  }
+}
+interface SharedConnection {
+  readonly client: pg.Client
+  /** When each read under way was sent, oldest first: a pipelined connection answers in order. */
+  readonly sentAt: number[]
+  readonly ready: Promise<void>
+}
+
 export class Database {
   readonly pool: pg.Pool
+  readonly #shared: SharedConnections
   readonly #log: Log
   #status: DatabaseStatus = 'ok'
   #probe: NodeJS.Timeout | undefined
@@ -161,11 +246,9 @@ export class Database {
 
   constructor (opts: DatabaseOptions) {
     this.#log = opts.log
-    this.pool = new pg.Pool({
+    const connection: pg.ClientConfig = {
       connectionString: opts.url,
-      max: opts.poolMax,
       connectionTimeoutMillis: opts.timeoutMs,
-      idleTimeoutMillis: 30_000,
       // A stuck network gets no TCP error: the client gives up a little after the server would have.
       query_timeout: opts.timeoutMs + 1000,
       application_name: 'geotoken',
@@ -173,7 +256,10 @@ export class Database {
       pipeline: true,
       // UTC: timestamps are served in one form whatever the server's zone; an abandoned transaction cannot hold locks.
       options: `-c statement_timeout=${opts.timeoutMs} -c idle_in_transaction_session_timeout=${Math.max(opts.timeoutMs * 2, 10_000)} -c TimeZone=UTC`
-    })
+    }
+    const shared = Math.min(opts.sharedConnections ?? Math.ceil(opts.poolMax / 4), opts.poolMax - 1)
+    this.#shared = new SharedConnections(shared, connection, err => { this.#unavailable(err) })
+    this.pool = new pg.Pool({ ...connection, max: opts.poolMax - shared, idleTimeoutMillis: 30_000 })
     // An idle connection that dies (server restart) must not crash the process: the next checkout reconnects.
     this.pool.on('error', err => { this.#unavailable(err) })
     if ((opts.probeMs ?? 1000) > 0) {
@@ -239,10 +325,14 @@ export class Database {
   }
 
   /**
-   * Reads, one round trip: one statement as OrgScopedRead; several as BEGIN (repeatable read, so they see the same
-   * rows), the org setting, `statements` and COMMIT sent at once (pipelined). The results of `statements`, in order.
+   * Reads, one round trip: one statement as OrgScopedRead, on a shared connection when one has room (not when
+   * `exclusive`: a statement that may run long, which would hold up the reads behind it); several as BEGIN
+   * (repeatable read, so they see the same rows), the org setting, `statements` and COMMIT sent at once (pipelined)
+   * on a pooled connection. The results of `statements`, in order.
    */
-  async read (org: string, statements: ReadonlyArray<{ text: string, values: unknown[] }>): Promise<pg.QueryResult[]> {
+  async read (org: string, statements: ReadonlyArray<{ text: string, values: unknown[] }>, { exclusive = false } = {}): Promise<pg.QueryResult[]> {
+    const shared = statements.length === 1 && !exclusive ? this.#shared.take() : undefined
+    if (shared !== undefined) return [await this.#readShared(shared, org, statements[0] as { text: string, values: unknown[] })]
     let client: pg.PoolClient
     try { client = await this.pool.connect() } catch (err) { throw this.#translate(err) }
     if (statements.length === 1) return [await this.#readOne(client, org, statements[0] as { text: string, values: unknown[] })]
@@ -273,9 +363,7 @@ export class Database {
       client.release(new Error('a pooled connection was in a transaction'))
       throw new Error('a pooled connection was in a transaction')
     }
-    let settle!: (err: Error | null | undefined, res: pg.QueryResult) => void
-    const answered = new Promise<pg.QueryResult>((resolve, reject) => { settle = (err, res) => { if (err === undefined || err === null) resolve(res); else reject(err) } })
-    const read = new OrgScopedRead(org, { ...statement, name: statementName(statement.text) }, settle)
+    const { read, answered } = orgScopedRead(org, statement)
     try {
       void client.query(read)
       const result = await answered
@@ -290,6 +378,22 @@ export class Database {
     }
   }
 
+  async #readShared (connection: SharedConnection, org: string, statement: { text: string, values: unknown[] }): Promise<pg.QueryResult> {
+    const { read, answered } = orgScopedRead(org, statement)
+    connection.sentAt.push(performance.now())
+    try {
+      await connection.ready
+      void connection.client.query(read)
+      const result = await answered
+      if (this.#status !== 'ok') void this.probe()
+      return result
+    } catch (err) {
+      // As on a pooled connection: a statement error leaves it clean unless the read parsed a statement.
+      if (isUnavailable(err) || read.sentParse) this.#shared.drop(connection)
+      throw this.#translate(err)
+    } finally { connection.sentAt.shift() }
+  }
+
   #translate (err: unknown): unknown {
     if (!isUnavailable(err)) return err
     this.#unavailable(err)
@@ -298,6 +402,12 @@ export class Database {
 
   async close (): Promise<void> {
     if (this.#probe !== undefined) clearInterval(this.#probe)
-    await this.pool.end()
+    await Promise.all([this.#shared.close(), this.pool.end()])
   }
+}
+
+function orgScopedRead (org: string, statement: { text: string, values: unknown[] }): { read: OrgScopedRead, answered: Promise<pg.QueryResult> } {
+  let settle!: (err: Error | null | undefined, res: pg.QueryResult) => void
+  const answered = new Promise<pg.QueryResult>((resolve, reject) => { settle = (err, res) => { if (err === undefined || err === null) resolve(res); else reject(err) } })
+  return { read: new OrgScopedRead(org, { ...statement, name: statementName(statement.text) }, settle), answered }
 }

@@ -32,6 +32,7 @@ export interface PgStoreOptions {
   url: string
   collectionsFile: string
   poolMax: number
+  sharedConnections?: number
   timeoutMs: number
   probeMs?: number
   log: Log
@@ -83,7 +84,7 @@ export class PgFeatureStore implements FeatureStore {
   /** Reads the collections file, checks it against the catalog as the service's role (fail closed), opens the pool. */
   static async open (opts: PgStoreOptions): Promise<PgFeatureStore> {
     const collections = await readCollections(opts.collectionsFile)
-    const db = new Database({ url: opts.url, poolMax: opts.poolMax, timeoutMs: opts.timeoutMs, probeMs: opts.probeMs ?? 1000, log: opts.log })
+    const db = new Database({ url: opts.url, poolMax: opts.poolMax, sharedConnections: opts.sharedConnections, timeoutMs: opts.timeoutMs, probeMs: opts.probeMs ?? 1000, log: opts.log })
     try {
       const tables = await PgFeatureStore.#check(db, collections, opts.collectionsFile, opts.log)
       return new PgFeatureStore(db, tables)
@@ -120,7 +121,8 @@ export class PgFeatureStore implements FeatureStore {
   }
 
   async extent (org: OrgId, collection: string): Promise<Extent> {
-    const [result] = await this.#read(org, this.#table(collection).extent(org))
+    // Every row of the organization: not on a shared connection, where it would hold up the reads behind it.
+    const [result] = await this.db.read(org, [this.#table(collection).extent(org)], { exclusive: true })
     const row = result?.rows[0] as { minX: number | null, minY: number, maxX: number, maxY: number, t0: Date | null, t1: Date | null } | undefined
     return {
       bbox: row === undefined || row.minX === null ? null : [row.minX, row.minY, row.maxX, row.maxY],
