@@ -31,6 +31,10 @@ t.test('the PostGIS store', { skip: skipWithoutPostgis }, async t => {
     return store
   }
   const store = await open()
+  /** Until a dropped shared connection has closed: until then it counts against the limit, and reads take the pool. */
+  const drained = async (s: PgFeatureStore): Promise<void> => {
+    for (let i = 0; i < 200 && s.db.sharedConnections.draining > 0; i++) await new Promise(resolve => setTimeout(resolve, 10))
+  }
 
   t.test('a bare SELECT without any organization filter, on a request\'s connection, sees only that organization\'s rows', async t => {
     const seen = await store.db.withOrg('acme', true, async c => (await c.query<{ org: string, n: string }>('select org, count(*) as n from geo.sites group by org')).rows)
@@ -110,6 +114,8 @@ t.test('the PostGIS store', { skip: skipWithoutPostgis }, async t => {
     const divide = { text: 'select 1 / $1::int as x', values: [0] as unknown[] }
     const first = (await two.db.read('acme', [bare]))[0]?.rows[0] as { pid: number }
     await t.rejects(two.db.read('acme', [divide]), { code: '22012' }, 'a statement error (parsed in this read: the connection is replaced)')
+    t.same(two.db.sharedConnections, { open: 0, draining: 1 }, 'dropped')
+    await drained(two)
     t.same((await two.db.read('acme', [{ ...divide, values: [1] }]))[0]?.rows, [{ x: 1 }], 'parsed on the new connection')
     const shared = (await two.db.read('acme', [bare]))[0]?.rows[0] as { pid: number }
     t.not(shared.pid, first.pid, 'a read that failed after a Parse dropped the shared connection; the next read opened another')
@@ -144,6 +150,8 @@ t.test('the PostGIS store', { skip: skipWithoutPostgis }, async t => {
     const [failed, behind] = await Promise.allSettled([two.db.read('ac\u0000me', [unparsed]), two.db.read('acme', [unparsed])])
     t.equal(failed.status, 'rejected', 'the read whose setting failed fails')
     t.match(behind, { status: 'rejected', reason: { code: 'APP_FEATURES_DATABASE_UNAVAILABLE', statusCode: 503 } }, 'the one behind it: 503, to retry')
+    t.equal(two.status(), 'ok', 'which is no sign of the database being away')
+    await drained(two)
     t.same((await two.db.read('acme', [unparsed]))[0]?.rows, [{ y: 2 }], 'a retry parses again')
     t.not(((await two.db.read('acme', [bare]))[0]?.rows[0] as { pid: number }).pid, before.pid, 'on a new shared connection')
   })
@@ -161,6 +169,32 @@ t.test('the PostGIS store', { skip: skipWithoutPostgis }, async t => {
     t.equal(((await slow)[0]?.rows[0] as { pid: number }).pid, shared, 'the slow read ran on the shared connection')
     const extent = await two.db.read('acme', [pid], { exclusive: true })
     t.not((extent[0]?.rows[0] as { pid: number }).pid, shared, 'an exclusive read takes a pooled connection')
+  })
+
+  t.test('a shared read\'s time limit counts from when it reaches the head of its connection, not from when it was queued', async t => {
+    const two = await open({ poolMax: 2, timeoutMs: 300 }) // statement_timeout 300 ms; an answer due within 1.3 s
+    const pid = { text: 'select pg_backend_pid() as pid', values: [] as unknown[] }
+    const shared = ((await two.db.read('acme', [pid]))[0]?.rows[0] as { pid: number }).pid
+    const sleep = { text: 'select pg_sleep(0.25), pg_backend_pid() as pid', values: [] as unknown[] }
+    const t0 = performance.now()
+    const six = await Promise.all(Array.from({ length: 6 }, async () => ((await two.db.read('acme', [sleep]))[0]?.rows[0] as { pid: number }).pid))
+    t.same(six, Array(6).fill(shared), 'six reads of 0.25 s, one after the other on the shared connection')
+    t.ok(performance.now() - t0 > 1300, 'the last was answered after 1.3 s, and was not cut off')
+  })
+
+  t.test('a shared connection whose database stops answering is closed: its reads answer 503, the next read opens another', { skip: process.getuid?.() === 0 ? false : 'needs root to stop the PostgreSQL backend' }, async t => {
+    const two = await open({ poolMax: 2, timeoutMs: 300 })
+    const pid = { text: 'select pg_backend_pid() as pid', values: [] as unknown[] }
+    const shared = ((await two.db.read('acme', [pid]))[0]?.rows[0] as { pid: number }).pid
+    process.kill(shared, 'SIGSTOP')
+    try {
+      const t0 = performance.now()
+      await t.rejects(two.db.read('acme', [pid]), { code: 'APP_FEATURES_DATABASE_UNAVAILABLE', statusCode: 503 })
+      const waited = performance.now() - t0
+      t.ok(waited > 1200 && waited < 3000, `503 after the statement timeout and a second more (${Math.round(waited)} ms)`)
+    } finally { process.kill(shared, 'SIGCONT') }
+    await drained(two)
+    t.not(((await two.db.read('acme', [pid]))[0]?.rows[0] as { pid: number }).pid, shared, 'a new shared connection answers')
   })
 
   t.test('reads: bbox, datetime, equality, paging in a stable order, exact counts, extents of the organization', async t => {

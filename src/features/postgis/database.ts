@@ -27,12 +27,8 @@ export interface DatabaseOptions {
 
 export type DatabaseStatus = 'ok' | 'database-unreachable'
 
-/**
- * SQLSTATE classes and codes that mean "the database is not there (or not now)", not "the request is wrong". 26000
- * (no such prepared statement): a pipelined read that failed before its Parse took a later read's statement with it;
- * the connection is dropped and a retry parses again.
- */
-const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300', '53400', '57014', '40001', '40P01', '55P03', '26000'])
+/** SQLSTATE classes and codes that mean "the database is not there (or not now)", not "the request is wrong". */
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300', '53400', '57014', '40001', '40P01', '55P03'])
 const UNAVAILABLE_NODE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'])
 
 /** Whether `err` means the database could not answer: then the request is refused with 503 + Retry-After. */
@@ -42,7 +38,8 @@ export function isUnavailable (err: unknown): boolean {
   if (code.startsWith('08') || UNAVAILABLE_STATES.has(code) || UNAVAILABLE_NODE.has(code)) return true
   // node-postgres's own errors carry no code, only these messages.
   const message = typeof e.message === 'string' ? e.message : ''
-  return /timeout exceeded when trying to connect|Connection terminated|connection error|not queryable|Query read timeout/i.test(message)
+  // "timeout expired": a Client's own connect timeout (the pool's says "timeout exceeded").
+  return /timeout exceeded when trying to connect|timeout expired|Connection terminated|connection error|not queryable|Query read timeout/i.test(message)
 }
 
 /** A database error caused by the data a client sent (a type, a constraint): 400/409, named by column where known. */
@@ -83,7 +80,7 @@ const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as { 
 
 /** What OrgScopedRead writes to: node-postgres's connection, its messages of the extended query protocol. */
 interface Wire {
-  stream: { cork?: () => void, uncork?: () => void, writableCorked?: number }
+  stream: { cork?: () => void, uncork?: () => void, writableCorked?: number, destroy: (err?: Error) => void }
   parsedStatements: Record<string, string>
   submittedNamedStatements: Record<string, string>
   parse: (message: { text: string, name: string, types: never[] }) => void
@@ -126,8 +123,10 @@ class OrgScopedRead extends pg.Query {
   constructor (org: string, statement: { name: string, text: string, values: unknown[] }, callback: (err: Error | null | undefined, result: pg.QueryResult) => void) {
     super({ name: statement.name, text: statement.text, values: statement.values }, callback as never)
     const setting = SET_ORG_READ_ONLY(org)
-    // An instance property: @types/pg declares submit as one, so it cannot be overridden as a method.
-    this.submit = (connection: unknown): void => {
+    // An instance property: @types/pg declares submit as one, so it cannot be overridden as a method. An error it
+    // returns fails this read alone (node-postgres does not count it as sent): so nothing may be written before it.
+    this.submit = (connection: unknown): Error | undefined => {
+      try { for (const v of statement.values) prepareValue(v) } catch (err) { return err instanceof Error ? err : new Error(String(err)) }
       const wire = connection as Wire
       this.#wire = wire
       const parse = (s: { name: string, text: string }): void => {
@@ -149,6 +148,7 @@ class OrgScopedRead extends pg.Query {
       wire.describe({ type: 'P', name: '' })
       wire.execute({ portal: '' })
       wire.sync()
+      return undefined
     }
   }
 
@@ -172,69 +172,97 @@ class OrgScopedRead extends pg.Query {
 /**
  * Connections that carry the one-statement reads (OrgScopedRead) of many requests at once, pipelined: a pooled
  * connection serves one request per round trip, and on a loaded machine each round trip is a wake-up of a
- * PostgreSQL backend and a write of a few hundred bytes (docs/performance.md, PostGIS, change 13). Reads on one
- * connection run one after the other, so a slow one holds up those behind it: a read takes the least busy shared
- * connection that has fewer than MAX_IN_FLIGHT reads under way and none under way for longer than SLOW_MS, and
- * otherwise a pooled connection, as do reads known to be long (Database.read's `exclusive`). A connection is opened
- * on first use and dropped when it fails, or when a read on it failed after parsing (which statements it holds is
- * then unsure).
+ * PostgreSQL backend and a write of a few hundred bytes (docs/performance.md, PostGIS, change 13).
+ *
+ * Reads on one connection run one after the other, so a slow one holds up those behind it. A read takes the least
+ * busy shared connection with fewer than MAX_IN_FLIGHT reads under way whose first read has been at the head for
+ * less than SLOW_MS, and otherwise a pooled connection, as do reads known to be long (Database.read's
+ * `exclusive`). node-postgres's query_timeout would count a read's time in the queue, so shared reads go without
+ * it: a connection whose head read has had no answer for the statement timeout and a second more is closed (the
+ * database is away, or the network), and its reads answer 503.
+ *
+ * A connection is opened on first use and dropped when it fails, or when a read on it failed after parsing (which
+ * statements it holds is then unsure); a dropped one counts until its last read is answered.
  */
 class SharedConnections {
   static readonly MAX_IN_FLIGHT = 8
   static readonly SLOW_MS = 10
   readonly #open: SharedConnection[] = []
+  readonly #draining = new Set<SharedConnection>()
   readonly #count: number
   readonly #config: pg.ClientConfig
   readonly #onError: (err: unknown) => void
+  readonly #watchdog: NodeJS.Timeout | undefined
+  #closed = false
 
-  constructor (count: number, config: pg.ClientConfig, onError: (err: unknown) => void) {
+  /** `config` without query_timeout: `limitMs` is how long a head read may go unanswered. */
+  constructor (count: number, config: pg.ClientConfig, limitMs: number, onError: (err: unknown) => void) {
     this.#count = count
     this.#config = config
     this.#onError = onError
+    if (count === 0) return
+    this.#watchdog = setInterval(() => {
+      const now = performance.now()
+      for (const c of [...this.#open, ...this.#draining]) {
+        if (c.sentAt.length > 0 && now - headSince(c) > limitMs) c.client.connection.stream.destroy(new Error('Query read timeout'))
+      }
+    }, Math.max(50, Math.min(1000, limitMs / 4)))
+    this.#watchdog.unref()
   }
+
+  /** Open, and dropped but still answering the reads sent on them. */
+  get counts (): { open: number, draining: number } { return { open: this.#open.length, draining: this.#draining.size } }
 
   /** The least busy shared connection with room, or undefined (then a pooled one). */
   take (): SharedConnection | undefined {
-    if (this.#open.length < this.#count) return this.#connect()
+    if (this.#closed) return undefined
+    if (this.#open.length + this.#draining.size < this.#count) return this.#connect()
     const now = performance.now()
     let least: SharedConnection | undefined
     for (const c of this.#open) {
-      const oldest = c.sentAt[0]
-      if (c.sentAt.length >= SharedConnections.MAX_IN_FLIGHT || (oldest !== undefined && now - oldest > SharedConnections.SLOW_MS)) continue
+      if (c.sentAt.length >= SharedConnections.MAX_IN_FLIGHT || (c.sentAt.length > 0 && now - headSince(c) > SharedConnections.SLOW_MS)) continue
       if (least === undefined || c.sentAt.length < least.sentAt.length) least = c
     }
     return least
   }
 
   #connect (): SharedConnection {
-    const client = new pg.Client(this.#config)
-    const connection: SharedConnection = { client, sentAt: [], ready: client.connect().then(() => {}) }
+    const client = new pg.Client(this.#config) as SharedClient
+    const connection: SharedConnection = { client, sentAt: [], answeredAt: 0, ready: client.connect().then(() => {}) }
     connection.ready.catch(() => { this.drop(connection) })
     // A connection that dies must not crash the process; its reads fail (503) and the next read opens another.
     client.on('error', err => { this.#onError(err); this.drop(connection) })
-    client.on('end', () => { this.drop(connection) })
+    client.on('end', () => { this.#draining.delete(connection); this.drop(connection) })
     this.#open.push(connection)
     return connection
   }
 
-  /** No new read goes to `connection`; the reads already sent on it finish first (pipelined end). */
+  /** No new read goes to `connection`; the reads already sent on it are answered first (pipelined end). */
   drop (connection: SharedConnection): void {
     const at = this.#open.indexOf(connection)
     if (at === -1) return
     this.#open.splice(at, 1)
-    connection.client.end().catch(() => {})
+    this.#draining.add(connection)
+    connection.client.end().catch(() => {}).finally(() => { this.#draining.delete(connection) })
   }
 
   async close (): Promise<void> {
-    await Promise.all(this.#open.splice(0).map(async c => { await c.client.end().catch(() => {}) }))
+    this.#closed = true
+    if (this.#watchdog !== undefined) clearInterval(this.#watchdog)
+    const all = [...this.#open.splice(0), ...this.#draining]
+    await Promise.all(all.map(async c => { await c.client.end().catch(() => {}) }))
   }
 }
+type SharedClient = pg.Client & { connection: { stream: Wire['stream'] } }
 interface SharedConnection {
-  readonly client: pg.Client
+  readonly client: SharedClient
   /** When each read under way was sent, oldest first: a pipelined connection answers in order. */
   readonly sentAt: number[]
+  /** When the last read was answered: the read now at the head has been there since then, or since it was sent. */
+  answeredAt: number
   readonly ready: Promise<void>
 }
+const headSince = (c: SharedConnection): number => Math.max(c.sentAt[0] ?? 0, c.answeredAt)
 
 export class Database {
   readonly pool: pg.Pool
@@ -258,7 +286,8 @@ export class Database {
       options: `-c statement_timeout=${opts.timeoutMs} -c idle_in_transaction_session_timeout=${Math.max(opts.timeoutMs * 2, 10_000)} -c TimeZone=UTC`
     }
     const shared = Math.min(opts.sharedConnections ?? Math.ceil(opts.poolMax / 4), opts.poolMax - 1)
-    this.#shared = new SharedConnections(shared, connection, err => { this.#unavailable(err) })
+    const { query_timeout: readTimeoutMs = 0, ...withoutReadTimeout } = connection
+    this.#shared = new SharedConnections(shared, withoutReadTimeout, readTimeoutMs, err => { this.#unavailable(err) })
     this.pool = new pg.Pool({ ...connection, max: opts.poolMax - shared, idleTimeoutMillis: 30_000 })
     // An idle connection that dies (server restart) must not crash the process: the next checkout reconnects.
     this.pool.on('error', err => { this.#unavailable(err) })
@@ -267,6 +296,9 @@ export class Database {
       this.#probe.unref()
     }
   }
+
+  /** The shared connections: open, and dropped but still answering the reads sent on them. */
+  get sharedConnections (): { open: number, draining: number } { return this.#shared.counts }
 
   /** What /ready shows: the last request or probe reaching the database, or not. */
   get status (): DatabaseStatus { return this.#status }
@@ -388,10 +420,17 @@ export class Database {
       if (this.#status !== 'ok') void this.probe()
       return result
     } catch (err) {
+      // 26000, no such statement: a read ahead of this one failed before its Parse, which this one counted on. The
+      // database is fine; the connection's record of its statements is not: drop it, and the client retries.
+      const lost = (err as { code?: unknown }).code === '26000'
       // As on a pooled connection: a statement error leaves it clean unless the read parsed a statement.
-      if (isUnavailable(err) || read.sentParse) this.#shared.drop(connection)
+      if (lost || isUnavailable(err) || read.sentParse) this.#shared.drop(connection)
+      if (lost) throw new DatabaseUnavailable('a statement this read needed was lost with a read that failed before it', { cause: err })
       throw this.#translate(err)
-    } finally { connection.sentAt.shift() }
+    } finally {
+      connection.sentAt.shift()
+      connection.answeredAt = performance.now()
+    }
   }
 
   #translate (err: unknown): unknown {
