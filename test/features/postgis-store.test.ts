@@ -160,26 +160,26 @@ t.test('the PostGIS store', { skip: skipWithoutPostgis }, async t => {
     const two = await open({ poolMax: 2 })
     const pid = { text: 'select pg_backend_pid() as pid', values: [] as unknown[] }
     const shared = ((await two.db.read('acme', [pid]))[0]?.rows[0] as { pid: number }).pid
-    const slow = two.db.read('acme', [{ text: 'select pg_sleep(0.3), pg_backend_pid() as pid', values: [] }])
+    let slowDone = false
+    const slow = two.db.read('acme', [{ text: 'select pg_sleep(1), pg_backend_pid() as pid', values: [] }]).finally(() => { slowDone = true })
     await new Promise(resolve => setTimeout(resolve, 50))
-    const t0 = performance.now()
     const other = ((await two.db.read('acme', [pid]))[0]?.rows[0] as { pid: number }).pid
     t.not(other, shared, 'another connection')
-    t.ok(performance.now() - t0 < 250, 'not held up by the slow read')
+    t.notOk(slowDone, 'answered while the slow read was still under way')
     t.equal(((await slow)[0]?.rows[0] as { pid: number }).pid, shared, 'the slow read ran on the shared connection')
     const extent = await two.db.read('acme', [pid], { exclusive: true })
     t.not((extent[0]?.rows[0] as { pid: number }).pid, shared, 'an exclusive read takes a pooled connection')
   })
 
   t.test('a shared read\'s time limit counts from when it reaches the head of its connection, not from when it was queued', async t => {
-    const two = await open({ poolMax: 2, timeoutMs: 300 }) // statement_timeout 300 ms; an answer due within 1.3 s
+    const two = await open({ poolMax: 2, timeoutMs: 1000 }) // statement_timeout 1 s; an answer due within 2 s
     const pid = { text: 'select pg_backend_pid() as pid', values: [] as unknown[] }
     const shared = ((await two.db.read('acme', [pid]))[0]?.rows[0] as { pid: number }).pid
-    const sleep = { text: 'select pg_sleep(0.25), pg_backend_pid() as pid', values: [] as unknown[] }
+    const sleep = { text: 'select pg_sleep(0.4), pg_backend_pid() as pid', values: [] as unknown[] }
     const t0 = performance.now()
     const six = await Promise.all(Array.from({ length: 6 }, async () => ((await two.db.read('acme', [sleep]))[0]?.rows[0] as { pid: number }).pid))
-    t.same(six, Array(6).fill(shared), 'six reads of 0.25 s, one after the other on the shared connection')
-    t.ok(performance.now() - t0 > 1300, 'the last was answered after 1.3 s, and was not cut off')
+    t.same(six, Array(6).fill(shared), 'six reads of 0.4 s, one after the other on the shared connection')
+    t.ok(performance.now() - t0 > 2000, 'the last was answered after 2 s, and was not cut off')
   })
 
   t.test('a shared connection whose database stops answering is closed: its reads answer 503, the next read opens another', { skip: process.getuid?.() === 0 ? false : 'needs root to stop the PostgreSQL backend' }, async t => {
@@ -191,7 +191,7 @@ t.test('the PostGIS store', { skip: skipWithoutPostgis }, async t => {
       const t0 = performance.now()
       await t.rejects(two.db.read('acme', [pid]), { code: 'APP_FEATURES_DATABASE_UNAVAILABLE', statusCode: 503 })
       const waited = performance.now() - t0
-      t.ok(waited > 1200 && waited < 3000, `503 after the statement timeout and a second more (${Math.round(waited)} ms)`)
+      t.ok(waited > 1200 && waited < 5000, `503 after the statement timeout and a second more (${Math.round(waited)} ms)`)
     } finally { process.kill(shared, 'SIGCONT') }
     await drained(two)
     t.not(((await two.db.read('acme', [pid]))[0]?.rows[0] as { pid: number }).pid, shared, 'a new shared connection answers')
@@ -243,6 +243,10 @@ t.test('the PostGIS store', { skip: skipWithoutPostgis }, async t => {
     await t.rejects(store.create(o('acme'), 'buildings', { type: 'Feature', geometry: null, properties: { colour: 'red' } }), { name: 'Problem', status: 400, param: '/properties/colour' }, 'a property that is no column is refused')
     await t.rejects(store.create(o('acme'), 'buildings', { type: 'Feature', geometry: { type: 'LineString', coordinates: [[0, 0], [1, 1]] }, properties: {} }), { name: 'Problem', status: 400 }, 'a geometry the column\'s type refuses: 400')
     await t.rejects(store.create(o('acme'), 'buildings', { type: 'Feature', geometry: null, properties: { height: 'tall' } }), { name: 'Problem', status: 400 }, 'a value the column\'s type refuses: 400')
+    for (const quoted of ['Connection terminated', 'timeout expired', 'Query read timeout']) {
+      await t.rejects(store.create(o('acme'), 'buildings', { type: 'Feature', geometry: null, properties: { height: quoted } }), { name: 'Problem', status: 400 }, `a refused value that reads like a connection error ("${quoted}"): 400, not 503`)
+    }
+    t.equal(store.status(), 'ok', 'and the database is not marked away')
     await t.rejects(store.replace(o('acme'), 'buildings', '3', { type: 'Feature', geometry: null, properties: {} }), { name: 'Problem', status: 404 }, 'replacing globex\'s id answers like a missing one')
     await t.rejects(store.delete(o('acme'), 'buildings', '3'), { name: 'Problem', status: 404 })
     t.equal((await cluster.admin('select count(*)::int as n from legacy.buildings where gid = 3')).rows[0]?.n, 1, 'still there')

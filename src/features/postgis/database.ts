@@ -36,7 +36,9 @@ export function isUnavailable (err: unknown): boolean {
   const e = err as { code?: unknown, message?: unknown }
   const code = typeof e.code === 'string' ? e.code : ''
   if (code.startsWith('08') || UNAVAILABLE_STATES.has(code) || UNAVAILABLE_NODE.has(code)) return true
-  // node-postgres's own errors carry no code, only these messages.
+  // node-postgres's own errors carry no code, only these messages. A database error (with a SQLSTATE) may quote a
+  // client's value, such as "Connection terminated" sent for a number: its message says nothing here.
+  if (code !== '') return false
   const message = typeof e.message === 'string' ? e.message : ''
   // "timeout expired": a Client's own connect timeout (the pool's says "timeout exceeded").
   return /timeout exceeded when trying to connect|timeout expired|Connection terminated|connection error|not queryable|Query read timeout/i.test(message)
@@ -204,7 +206,9 @@ class SharedConnections {
     this.#watchdog = setInterval(() => {
       const now = performance.now()
       for (const c of [...this.#open, ...this.#draining]) {
-        if (c.sentAt.length > 0 && now - headSince(c) > limitMs) c.client.connection.stream.destroy(new Error('Query read timeout'))
+        // A head read unanswered that long, or an end that a silent peer never completes (the slot stays taken).
+        const stuck = c.sentAt.length > 0 ? now - headSince(c) > limitMs : c.droppedAt !== undefined && now - c.droppedAt > limitMs
+        if (stuck) c.client.connection.stream.destroy(new Error('Query read timeout'))
       }
     }, Math.max(50, Math.min(1000, limitMs / 4)))
     this.#watchdog.unref()
@@ -228,8 +232,9 @@ class SharedConnections {
 
   #connect (): SharedConnection {
     const client = new pg.Client(this.#config) as SharedClient
-    const connection: SharedConnection = { client, sentAt: [], answeredAt: 0, ready: client.connect().then(() => {}) }
-    connection.ready.catch(() => { this.drop(connection) })
+    const connection: SharedConnection = { client, sentAt: [], answeredAt: 0, connected: false, droppedAt: undefined, ended: undefined, ready: client.connect().then(() => {}) }
+    // The time to connect is not the head read's: it has its own limit (connectionTimeoutMillis).
+    connection.ready.then(() => { connection.connected = true; connection.answeredAt = performance.now() }, () => { this.drop(connection) })
     // A connection that dies must not crash the process; its reads fail (503) and the next read opens another.
     client.on('error', err => { this.#onError(err); this.drop(connection) })
     client.on('end', () => { this.#draining.delete(connection); this.drop(connection) })
@@ -243,26 +248,38 @@ class SharedConnections {
     if (at === -1) return
     this.#open.splice(at, 1)
     this.#draining.add(connection)
-    connection.client.end().catch(() => {}).finally(() => { this.#draining.delete(connection) })
+    connection.droppedAt = performance.now()
+    connection.ended = this.#end(connection).finally(() => { this.#draining.delete(connection) })
+  }
+
+  /** Ends a connected client after its reads; one still connecting is destroyed (ending it mid-handshake can leave its connect unsettled). */
+  async #end (connection: SharedConnection): Promise<void> {
+    if (!connection.connected) connection.client.connection.stream.destroy()
+    await connection.client.end().catch(() => {})
   }
 
   async close (): Promise<void> {
     this.#closed = true
+    for (const c of [...this.#open]) this.drop(c)
+    // The watchdog runs until every end has settled: an end waits for the reads under way, which it bounds.
+    await Promise.all([...this.#draining].map(async c => { await c.ended }))
     if (this.#watchdog !== undefined) clearInterval(this.#watchdog)
-    const all = [...this.#open.splice(0), ...this.#draining]
-    await Promise.all(all.map(async c => { await c.client.end().catch(() => {}) }))
   }
 }
 type SharedClient = pg.Client & { connection: { stream: Wire['stream'] } }
 interface SharedConnection {
   readonly client: SharedClient
   /** When each read under way was sent, oldest first: a pipelined connection answers in order. */
-  readonly sentAt: number[]
-  /** When the last read was answered: the read now at the head has been there since then, or since it was sent. */
+  readonly sentAt: Array<{ at: number }>
+  /** When the last read was answered (or the connection opened): the head read has been there since then, or since it was sent. */
   answeredAt: number
+  connected: boolean
+  /** When no more reads were to go to it; it stays counted until it has ended. */
+  droppedAt: number | undefined
+  ended: Promise<void> | undefined
   readonly ready: Promise<void>
 }
-const headSince = (c: SharedConnection): number => Math.max(c.sentAt[0] ?? 0, c.answeredAt)
+const headSince = (c: SharedConnection): number => Math.max(c.sentAt[0]?.at ?? 0, c.answeredAt)
 
 export class Database {
   readonly pool: pg.Pool
@@ -365,9 +382,9 @@ export class Database {
   async read (org: string, statements: ReadonlyArray<{ text: string, values: unknown[] }>, { exclusive = false } = {}): Promise<pg.QueryResult[]> {
     const shared = statements.length === 1 && !exclusive ? this.#shared.take() : undefined
     if (shared !== undefined) return [await this.#readShared(shared, org, statements[0] as { text: string, values: unknown[] })]
+    if (statements.length === 1) return [await this.#readPooled(org, statements[0] as { text: string, values: unknown[] })]
     let client: pg.PoolClient
     try { client = await this.pool.connect() } catch (err) { throw this.#translate(err) }
-    if (statements.length === 1) return [await this.#readOne(client, org, statements[0] as { text: string, values: unknown[] })]
     const sent = [
       client.query('begin isolation level repeatable read read only'),
       client.query(SET_ORG(org)),
@@ -387,8 +404,10 @@ export class Database {
     throw this.#translate(err)
   }
 
-  /** One statement with the org setting, one implicit transaction (OrgScopedRead): what most reads are. */
-  async #readOne (client: pg.PoolClient, org: string, statement: { text: string, values: unknown[] }): Promise<pg.QueryResult> {
+  /** One statement with the org setting, one implicit transaction (OrgScopedRead), on a pooled connection. */
+  async #readPooled (org: string, statement: { text: string, values: unknown[] }): Promise<pg.QueryResult> {
+    let client: pg.PoolClient
+    try { client = await this.pool.connect() } catch (err) { throw this.#translate(err) }
     // The setting lasts until the end of the transaction: in an open one (none is ever left open) it would outlive
     // this read. Fail closed.
     if (client.getTransactionStatus() !== 'I') {
@@ -412,9 +431,12 @@ export class Database {
 
   async #readShared (connection: SharedConnection, org: string, statement: { text: string, values: unknown[] }): Promise<pg.QueryResult> {
     const { read, answered } = orgScopedRead(org, statement)
-    connection.sentAt.push(performance.now())
+    const sent = { at: performance.now() }
+    connection.sentAt.push(sent)
     try {
       await connection.ready
+      // Dropped while this read waited for the connection (another read's failure): the pool takes it instead.
+      if (connection.droppedAt !== undefined) return await this.#readPooled(org, statement)
       void connection.client.query(read)
       const result = await answered
       if (this.#status !== 'ok') void this.probe()
@@ -428,7 +450,8 @@ export class Database {
       if (lost) throw new DatabaseUnavailable('a statement this read needed was lost with a read that failed before it', { cause: err })
       throw this.#translate(err)
     } finally {
-      connection.sentAt.shift()
+      // Its own entry: in order, except for a read that failed before it was sent (answered at once).
+      connection.sentAt.splice(connection.sentAt.indexOf(sent), 1)
       connection.answeredAt = performance.now()
     }
   }
