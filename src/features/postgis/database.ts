@@ -208,7 +208,8 @@ class SharedConnections {
       for (const c of [...this.#open, ...this.#draining]) {
         // A head read unanswered that long, or an end that a silent peer never completes (the slot stays taken).
         const stuck = c.sentAt.length > 0 ? now - headSince(c) > limitMs : c.droppedAt !== undefined && now - c.droppedAt > limitMs
-        if (stuck) c.client.connection.stream.destroy(new Error('Query read timeout'))
+        // ETIMEDOUT: the reads on it fail as unavailable (isUnavailable), by code.
+        if (stuck) c.client.connection.stream.destroy(Object.assign(new Error('no answer from the database in time'), { code: 'ETIMEDOUT' }))
       }
     }, Math.max(50, Math.min(1000, limitMs / 4)))
     this.#watchdog.unref()
@@ -237,7 +238,7 @@ class SharedConnections {
     connection.ready.then(() => { connection.connected = true; connection.answeredAt = performance.now() }, () => { this.drop(connection) })
     // A connection that dies must not crash the process; its reads fail (503) and the next read opens another.
     client.on('error', err => { this.#onError(err); this.drop(connection) })
-    client.on('end', () => { this.#draining.delete(connection); this.drop(connection) })
+    client.on('end', () => { this.drop(connection) })
     this.#open.push(connection)
     return connection
   }
